@@ -1,0 +1,243 @@
+"""Configuration parameters, each declared once with its type, default, bounds and aliases.
+
+Mirrors config.c's table: CONFIG GET/SET/RESETSTAT, redis.conf files and command-line options
+all read the declarations here. Values are kept in their Python form (int, bool, str, list)
+and rendered back as Redis prints them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..protocol.reply import ErrorReply
+
+_UNITS = {"k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
+class ConfigError(ValueError):
+    """Raised with the reason a value was refused (Redis appends it to its error text)."""
+
+
+@dataclass(slots=True)
+class Param:
+    name: str
+    kind: str                      # bool, int, memory, enum, string, save, flags, float
+    default: Any
+    aliases: tuple[str, ...] = ()
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    choices: tuple[str, ...] = ()
+    immutable: bool = False
+    sensitive: bool = False
+    on_change: Callable[[Any, Any], None] | None = field(default=None, repr=False)
+
+    def parse(self, text: str) -> Any:
+        kind = self.kind
+        if kind == "bool":
+            low = text.lower()
+            if low in ("yes", "1", "true"):
+                return True
+            if low in ("no", "0", "false"):
+                return False
+            raise ConfigError("argument must be 'yes' or 'no'")
+        if kind in ("int", "memory"):
+            value = parse_memory(text) if kind == "memory" else _parse_int(text)
+            if value is None:
+                raise ConfigError("argument couldn't be parsed into an integer")
+            if self.minimum is not None and value < self.minimum or (
+                    self.maximum is not None and value > self.maximum):
+                raise ConfigError(
+                    f"argument must be between {self.minimum} and {self.maximum} inclusive")
+            return value
+        if kind == "float":
+            try:
+                return float(text)
+            except ValueError:
+                raise ConfigError("argument couldn't be parsed into a float") from None
+        if kind == "enum":
+            low = text.lower()
+            if low not in self.choices:
+                raise ConfigError("argument(s) must be one of the following: "
+                                  + ", ".join(self.choices))
+            return low
+        if kind == "save":
+            parts = text.split()
+            if len(parts) % 2:
+                raise ConfigError("Invalid save parameters")
+            rules = []
+            for i in range(0, len(parts), 2):
+                s, c = _parse_int(parts[i]), _parse_int(parts[i + 1])
+                if s is None or c is None or s < 1 or c < 0:
+                    raise ConfigError("Invalid save parameters")
+                rules.append((s, c))
+            return rules
+        return text
+
+    def render(self, value: Any) -> str:
+        kind = self.kind
+        if kind == "bool":
+            return "yes" if value else "no"
+        if kind == "save":
+            return " ".join(f"{s} {c}" for s, c in value)
+        if kind == "float":
+            return ("%.17g" % value) if value != int(value) else str(int(value))
+        return str(value)
+
+
+def _parse_int(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def parse_memory(text: str) -> int | None:
+    """Parse a memory amount as redis.conf allows (``100mb``, ``1gb``, ``4096``)."""
+    t = text.strip().lower()
+    for unit in ("kb", "mb", "gb", "k", "m", "g"):
+        if t.endswith(unit):
+            number = _parse_int(t[: -len(unit)])
+            return None if number is None else number * _UNITS[unit]
+    if t.endswith("b"):
+        t = t[:-1]
+    return _parse_int(t)
+
+
+POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+            "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")
+
+LLMAX = 2**63 - 1
+
+PARAMS: list[Param] = [
+    Param("maxmemory", "memory", 0, minimum=0, maximum=LLMAX),
+    Param("maxmemory-policy", "enum", "noeviction", choices=POLICIES),
+    Param("maxmemory-samples", "int", 5, minimum=1, maximum=64),
+    Param("maxmemory-eviction-tenacity", "int", 10, minimum=0, maximum=100),
+    Param("lfu-log-factor", "int", 10, minimum=0, maximum=2**31 - 1),
+    Param("lfu-decay-time", "int", 1, minimum=0, maximum=2**31 - 1),
+    Param("hash-max-listpack-entries", "int", 512, ("hash-max-ziplist-entries",), 0, LLMAX),
+    Param("hash-max-listpack-value", "int", 64, ("hash-max-ziplist-value",), 0, LLMAX),
+    Param("zset-max-listpack-entries", "int", 128, ("zset-max-ziplist-entries",), 0, LLMAX),
+    Param("zset-max-listpack-value", "int", 64, ("zset-max-ziplist-value",), 0, LLMAX),
+    Param("set-max-intset-entries", "int", 512, (), 0, LLMAX),
+    Param("list-max-listpack-size", "int", -2, ("list-max-ziplist-size",), -5, 2**31 - 1),
+    Param("list-compress-depth", "int", 0, (), 0, 2**31 - 1),
+    Param("stream-node-max-bytes", "memory", 4096, (), 0, LLMAX),
+    Param("stream-node-max-entries", "int", 100, (), 0, LLMAX),
+    Param("hll-sparse-max-bytes", "memory", 3000, (), 0, LLMAX),
+    Param("active-expire-effort", "int", 1, (), 1, 10),
+    Param("hz", "int", 10, (), 0, 2**31 - 1),
+    Param("dynamic-hz", "bool", True),
+    Param("activerehashing", "bool", True),
+    Param("lazyfree-lazy-eviction", "bool", False),
+    Param("lazyfree-lazy-expire", "bool", False),
+    Param("lazyfree-lazy-server-del", "bool", False),
+    Param("lazyfree-lazy-user-del", "bool", False),
+    Param("lazyfree-lazy-user-flush", "bool", False),
+    Param("databases", "int", 16, (), 1, 2**31 - 1, immutable=True),
+    Param("port", "int", 6379, (), 0, 65535),
+    Param("bind", "string", "* -::*"),
+    Param("protected-mode", "bool", True),
+    Param("requirepass", "string", "", sensitive=True),
+    Param("maxclients", "int", 10000, (), 1, 2**31 - 1),
+    Param("timeout", "int", 0, (), 0, 2**31 - 1),
+    Param("tcp-keepalive", "int", 300, (), 0, 2**31 - 1),
+    Param("proto-max-bulk-len", "memory", 512 * 1024 * 1024, (), 1024 * 1024, LLMAX),
+    Param("client-query-buffer-limit", "memory", 1024 * 1024 * 1024, (), 1024 * 1024, LLMAX),
+    Param("notify-keyspace-events", "string", ""),
+    Param("slowlog-log-slower-than", "int", 10000, (), -1, LLMAX),
+    Param("slowlog-max-len", "int", 128, (), 0, LLMAX),
+    Param("latency-monitor-threshold", "int", 0, (), 0, LLMAX),
+    Param("busy-reply-threshold", "int", 5000, ("lua-time-limit",), 0, LLMAX),
+    Param("dir", "string", "."),
+    Param("dbfilename", "string", "dump.rdb"),
+    Param("save", "save", [(3600, 1), (300, 100), (60, 10000)]),
+    Param("rdbcompression", "bool", True),
+    Param("rdbchecksum", "bool", True),
+    Param("stop-writes-on-bgsave-error", "bool", True),
+    Param("appendonly", "bool", False),
+    Param("appendfilename", "string", "appendonly.aof", immutable=True),
+    Param("appenddirname", "string", "appendonlydir", immutable=True),
+    Param("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
+    Param("no-appendfsync-on-rewrite", "bool", False),
+    Param("auto-aof-rewrite-percentage", "int", 100, (), 0, 2**31 - 1),
+    Param("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, (), 0, LLMAX),
+    Param("aof-load-truncated", "bool", True),
+    Param("aof-use-rdb-preamble", "bool", True),
+    Param("aof-timestamp-enabled", "bool", False),
+    Param("replica-read-only", "bool", True, ("slave-read-only",)),
+    Param("min-replicas-to-write", "int", 0, ("min-slaves-to-write",), 0, 2**31 - 1),
+    Param("min-replicas-max-lag", "int", 10, ("min-slaves-max-lag",), 0, 2**31 - 1),
+    Param("repl-backlog-size", "memory", 1024 * 1024, (), 1, LLMAX),
+    Param("cluster-enabled", "bool", False, immutable=True),
+    Param("latency-tracking", "bool", True),
+    Param("io-threads", "int", 1, (), 1, 128, immutable=True),
+    Param("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning")),
+    Param("logfile", "string", "", immutable=True),
+    Param("daemonize", "bool", False, immutable=True),
+    Param("lua-replicate-commands", "bool", True),
+    Param("enable-debug-command", "enum", "no", choices=("no", "yes", "local")),
+]
+
+
+class Config:
+    """The live values of every parameter, with CONFIG GET/SET semantics."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Param] = {}
+        self.values: dict[str, Any] = {}
+        for p in PARAMS:
+            self.declare(p)
+
+    def declare(self, param: Param) -> None:
+        self.params[param.name] = param
+        for alias in param.aliases:
+            self.params[alias] = param
+        self.values[param.name] = param.default
+
+    def param(self, name: str) -> Param | None:
+        return self.params.get(name.lower())
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[self.params[name].name]
+
+    def set(self, name: str, text: str, *, startup: bool = False) -> None:
+        """Set from text; raises ConfigError (or ErrorReply) with Redis's reason."""
+        p = self.param(name)
+        if p is None:
+            raise ConfigError("unknown")
+        if p.immutable and not startup:
+            raise ConfigError("can't set immutable config")
+        value = p.parse(text)
+        old = self.values[p.name]
+        self.values[p.name] = value
+        if p.on_change is not None:
+            try:
+                p.on_change(old, value)
+            except (ConfigError, ErrorReply):
+                self.values[p.name] = old
+                raise
+
+    def set_value(self, name: str, value: Any) -> None:
+        p = self.params[name]
+        old = self.values[p.name]
+        self.values[p.name] = value
+        if p.on_change is not None:
+            p.on_change(old, value)
+
+    def get_matching(self, pattern: str) -> list[tuple[str, str]]:
+        """Name/value pairs whose name or alias matches the glob ``pattern``."""
+        pattern = pattern.lower()
+        out: dict[str, str] = {}
+        for name, p in self.params.items():
+            if name in out:
+                continue
+            if fnmatch.fnmatchcase(name, pattern):
+                out[name] = p.render(self.values[p.name])
+        return list(out.items())
+
+    def rendered(self, name: str) -> str:
+        p = self.params[name]
+        return p.render(self.values[p.name])

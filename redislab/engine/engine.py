@@ -1,0 +1,265 @@
+"""The engine: databases, configuration, clock, statistics, events and periodic work.
+
+One ``Engine`` is one Redis server. Front ends open a :class:`~redislab.engine.session.Session`
+per client and call ``session.execute(...)``; nothing here knows about terminals or sockets.
+A re-entrant lock makes one command run at a time, as Redis's single thread does, so threads
+(the in-process redis-py client, a lock-renewal thread in a lesson) can share an engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from .clock import Clock, ManualClock, SystemClock
+from .config import Config
+from .events import EventBus
+from .keyspace import Database
+
+if TYPE_CHECKING:
+    from .session import Session
+
+VERSION = "7.0.15"
+
+# Active expiry (expire.c): keys sampled per loop, and the stale share that makes it loop again.
+EXPIRE_KEYS_PER_LOOP = 20
+EXPIRE_ACCEPTABLE_STALE = 10
+# Bound on work per cron call; stands in for Redis's 25% CPU budget so runs are repeatable.
+EXPIRE_MAX_LOOPS_PER_CALL = 400
+LRU_CLOCK_MAX = (1 << 24) - 1
+
+
+@dataclass
+class Stats:
+    """Counters behind INFO stats (server.stat_* in Redis)."""
+
+    total_connections_received: int = 0
+    total_commands_processed: int = 0
+    rejected_connections: int = 0
+    expired_keys: int = 0
+    expired_stale_perc: float = 0.0
+    expired_time_cap_reached_count: int = 0
+    evicted_keys: int = 0
+    evicted_clients: int = 0
+    keyspace_hits: int = 0
+    keyspace_misses: int = 0
+    pubsub_channels: int = 0
+    total_error_replies: int = 0
+    unexpected_error_replies: int = 0
+    total_reads_processed: int = 0
+    total_writes_processed: int = 0
+    total_net_input_bytes: int = 0
+    total_net_output_bytes: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        fresh = Stats()
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
+
+class Engine:
+    """A Redis 7.0 server without the network.
+
+    Args:
+        clock: where time comes from; ``ManualClock()`` for lessons and tests.
+        config: optional ``{"parameter": "value"}`` applied as if from redis.conf.
+    """
+
+    def __init__(self, clock: Clock | None = None, config: dict[str, str] | None = None) -> None:
+        from .commands import TABLE  # binds handlers on first use
+
+        self.clock: Clock = clock or SystemClock()
+        self.lock = threading.RLock()
+        self.table = TABLE
+        self.config = Config()
+        self.bus = EventBus()
+        self.stats = Stats()
+        self.run_id = os.urandom(20).hex()
+        self.started_ms = self.clock.time_ms()
+        self.started_mono = self.clock.monotonic()
+        self.dirty = 0
+        self.loading = False
+        self.is_replica = False
+        self.notify_mask = 0
+        self.frozen_ms: int | None = None
+        self.lru_clock = self._compute_lru_clock()
+        # Blocking: (db, key) -> clients waiting, and databases with keys ready to serve them.
+        self.blocking_keys: dict[tuple[int, bytes], list["Session"]] = {}
+        self.ready_dbs: set[Database] = set()
+        self.sessions: dict[int, "Session"] = {}
+        self._ids = itertools.count(1)
+        # Per-command statistics indexed by CommandSpec.id (INFO commandstats).
+        n = len(TABLE.all)
+        self.cmd_calls = [0] * n
+        self.cmd_usec = [0] * n
+        self.cmd_rejected = [0] * n
+        self.cmd_failed = [0] * n
+        # Hooks other parts of the engine plug into.
+        self.cron_hooks: list[Callable[[], None]] = []
+        self.propagate_hooks: list[Callable[[int, list[bytes]], None]] = []
+        self.notify_hook: Callable[[int, str, str, bytes], None] | None = None
+        self.recording = 0
+        # True when every command must take the careful path (maxmemory, propagation ...).
+        self.gate = False
+        self.cron_last_ms = self.clock.time_ms()
+        self.dbs = [Database(i, self) for i in range(self.config["databases"])]
+        self.extensions: dict[str, Any] = {}
+        self.config.params["notify-keyspace-events"].on_change = self._notify_changed
+        self.config.params["maxmemory"].on_change = lambda old, new: self.refresh_gate()
+        if config:
+            for name, value in config.items():
+                self.config.set(name, str(value), startup=True)
+        self.refresh_gate()
+
+    # ----------------------------------------------------------------------------------------
+    # Sessions
+
+    def session(self, name: str = "", resp: int = 2) -> "Session":
+        """Open a client session (one connection)."""
+        from .session import Session
+
+        s = Session(self, next(self._ids), name=name, resp=resp)
+        self.sessions[s.id] = s
+        self.stats.total_connections_received += 1
+        return s
+
+    new_session = session
+
+    def close_session(self, session: "Session") -> None:
+        self.sessions.pop(session.id, None)
+
+    # ----------------------------------------------------------------------------------------
+    # Time
+
+    def now_ms(self) -> int:
+        """Current time for command semantics; frozen while a script runs, as in Redis."""
+        f = self.frozen_ms
+        return f if f is not None else self.clock.time_ms()
+
+    def _compute_lru_clock(self) -> int:
+        return (self.clock.time_ms() // 1000) & LRU_CLOCK_MAX
+
+    def advance(self, seconds: float = 0.0, *, ms: int = 0) -> None:
+        """Move a manual clock forward and run the periodic work that time would have run."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs a ManualClock")
+        total_ms = int(round(seconds * 1000)) + ms
+        hz = max(1, self.config["hz"])
+        step = max(1, 1000 // hz)
+        # Fine-grained for short moves, coarser for long ones so an hour stays cheap.
+        steps = total_ms // step
+        if steps > 1000:
+            step = total_ms // 1000
+            steps = 1000
+        with self.lock:
+            for _ in range(steps):
+                self.clock.advance(ms=step)
+                self.cron()
+            rest = total_ms - steps * step
+            if rest:
+                self.clock.advance(ms=rest)
+                self.cron()
+
+    # ----------------------------------------------------------------------------------------
+    # Periodic work (serverCron)
+
+    def cron(self) -> None:
+        """Run periodic work: LRU clock, active expiry, then each hook (persistence ...)."""
+        with self.lock:
+            self.lru_clock = self._compute_lru_clock()
+            self.cron_last_ms = self.clock.time_ms()
+            self.active_expire_cycle()
+            for hook in self.cron_hooks:
+                hook()
+            self.serve_timeouts()
+
+    def active_expire_cycle(self) -> int:
+        """7.0's slow cycle: sample 20 volatile keys per loop, loop while > 10% were stale."""
+        expired_total = 0
+        now = self.now_ms()
+        for db in self.dbs:
+            exp = db.expires
+            if not exp:
+                continue
+            loops = 0
+            while loops < EXPIRE_MAX_LOOPS_PER_CALL and exp:
+                loops += 1
+                n = len(exp)
+                if db.expire_cursor >= n:
+                    db.expire_cursor = 0
+                start = db.expire_cursor
+                sample = list(itertools.islice(exp.items(), start,
+                                               start + EXPIRE_KEYS_PER_LOOP))
+                if len(sample) < EXPIRE_KEYS_PER_LOOP and n > len(sample):
+                    sample += list(itertools.islice(exp.items(),
+                                                    EXPIRE_KEYS_PER_LOOP - len(sample)))
+                expired = 0
+                for key, when in sample:
+                    if now > when and key in db.data:
+                        db.delete_expired(key, "active")
+                        expired += 1
+                db.expire_cursor = start + len(sample) - expired
+                expired_total += expired
+                if not sample or expired * 100 <= len(sample) * EXPIRE_ACCEPTABLE_STALE:
+                    break
+        return expired_total
+
+    # ----------------------------------------------------------------------------------------
+    # Blocking (filled in by the blocking module; the hooks live here so the core can call them)
+
+    def serve_ready(self) -> None:
+        handler = self.extensions.get("serve_ready")
+        if handler is not None:
+            handler()
+        else:
+            for db in self.ready_dbs:
+                db.ready.clear()
+            self.ready_dbs.clear()
+
+    def serve_timeouts(self) -> None:
+        handler = self.extensions.get("serve_timeouts")
+        if handler is not None:
+            handler()
+
+    # ----------------------------------------------------------------------------------------
+    # Propagation and notifications
+
+    def propagate(self, db: int, argv: list[bytes]) -> None:
+        for hook in self.propagate_hooks:
+            hook(db, argv)
+
+    def propagate_expire(self, db: Database, key: bytes) -> None:
+        if self.propagate_hooks:
+            self.propagate(db.id, [b"DEL", key])
+
+    def notify(self, db: int, cls: str, event: str, key: bytes) -> None:
+        hook = self.notify_hook
+        if hook is not None:
+            hook(db, cls, event, key)
+
+    def _notify_changed(self, old: str, new: str) -> None:
+        from .notify import parse_notify_flags
+
+        self.notify_mask = parse_notify_flags(new)
+
+    def refresh_gate(self) -> None:
+        """Recompute whether commands must take the careful dispatch path."""
+        self.gate = bool(self.recording or self.config["maxmemory"] or self.propagate_hooks
+                         or self.extensions.get("gate"))
+
+    # ----------------------------------------------------------------------------------------
+    # Convenience for tests and tools
+
+    def db(self, index: int = 0) -> Database:
+        return self.dbs[index]
+
+    def flushall(self) -> None:
+        for db in self.dbs:
+            db.clear()
+
+    def uptime_seconds(self) -> int:
+        return int(self.clock.monotonic() - self.started_mono)

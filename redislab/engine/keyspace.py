@@ -1,0 +1,242 @@
+"""One logical database: values, expire times, and the lookups every command goes through.
+
+Mirrors db.c. A read or write lookup first applies lazy expiry (a key whose time has passed
+is deleted on access, strictly after its expire time), then checks the value's type and
+raises WRONGTYPE. Every change is reported through :meth:`Database.changed`, which feeds
+WATCH, the dirty counter, keyspace notifications and blocked clients waiting for a key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ..protocol.reply import ErrorReply
+from . import errors
+from .events import KeyDeleted, KeyExpired
+from .values import MutableString
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .session import Session
+
+WRONGTYPE = ErrorReply(errors.WRONGTYPE)
+
+
+class Database:
+    __slots__ = ("id", "engine", "data", "expires", "lru", "watched", "avg_ttl",
+                 "expire_cursor", "ready")
+
+    def __init__(self, index: int, engine: "Engine") -> None:
+        self.id = index
+        self.engine = engine
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+        # Last access per key in LRU-clock units (or LFU data), like robj.lru in Redis.
+        self.lru: dict[bytes, int] = {}
+        self.watched: dict[bytes, set["Session"]] = {}
+        self.avg_ttl = 0
+        self.expire_cursor = 0
+        self.ready: set[bytes] = set()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # ----------------------------------------------------------------------------------------
+    # Expiry
+
+    def expired(self, key: bytes) -> bool:
+        """Is ``key`` past its expire time? (Does not delete it.)"""
+        when = self.expires.get(key)
+        if when is None:
+            return False
+        eng = self.engine
+        if eng.loading:
+            return False
+        return eng.now_ms() > when
+
+    def expire_if_needed(self, key: bytes) -> bool:
+        """Lazy expiry: delete ``key`` if its time has passed. True if it is gone."""
+        when = self.expires.get(key)
+        if when is None:
+            return False
+        eng = self.engine
+        if eng.loading or eng.now_ms() <= when:
+            return False
+        if eng.is_replica:
+            # A replica reports the key missing but waits for its primary's DEL.
+            return True
+        self.delete_expired(key, "lazy")
+        return True
+
+    def delete_expired(self, key: bytes, how: str) -> None:
+        self._remove(key)
+        eng = self.engine
+        eng.stats.expired_keys += 1
+        eng.propagate_expire(self, key)
+        self.signal_modified(key)
+        if eng.notify_mask:
+            eng.notify(self.id, "x", "expired", key)
+        if eng.bus.active:
+            eng.bus.publish(KeyExpired(self.id, key, how))
+
+    # ----------------------------------------------------------------------------------------
+    # Lookups (lookupKeyRead / lookupKeyWrite)
+
+    def get(self, key: bytes) -> Any:
+        """The value at ``key`` after lazy expiry, or None; touches the access time."""
+        v = self.data.get(key)
+        if v is None:
+            self.engine.stats.keyspace_misses += 1
+            return None
+        if self.expires and key in self.expires and self.expire_if_needed(key):
+            self.engine.stats.keyspace_misses += 1
+            return None
+        self.lru[key] = self.engine.lru_clock
+        self.engine.stats.keyspace_hits += 1
+        return v
+
+    def get_typed(self, key: bytes, cls: type) -> Any:
+        """Like :meth:`get` but raises WRONGTYPE unless the value is a ``cls``."""
+        v = self.get(key)
+        if v is not None and type(v) is not cls:
+            raise WRONGTYPE
+        return v
+
+    def get_string(self, key: bytes) -> bytes | None:
+        """A string value as bytes, or None; WRONGTYPE for other types."""
+        v = self.data.get(key)
+        if v is None:
+            self.engine.stats.keyspace_misses += 1
+            return None
+        if self.expires and key in self.expires and self.expire_if_needed(key):
+            self.engine.stats.keyspace_misses += 1
+            return None
+        self.lru[key] = self.engine.lru_clock
+        self.engine.stats.keyspace_hits += 1
+        t = type(v)
+        if t is bytes:
+            return v
+        if t is MutableString:
+            return bytes(v.buf)
+        raise WRONGTYPE
+
+    def get_for_write(self, key: bytes) -> Any:
+        """Lookup for a write: lazy expiry, no hit/miss statistics."""
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if self.expires and key in self.expires and self.expire_if_needed(key):
+            return None
+        self.lru[key] = self.engine.lru_clock
+        return v
+
+    def get_for_write_typed(self, key: bytes, cls: type) -> Any:
+        v = self.get_for_write(key)
+        if v is not None and type(v) is not cls:
+            raise WRONGTYPE
+        return v
+
+    def peek(self, key: bytes) -> Any:
+        """Look without touching access time or statistics (introspection, OBJECT, TYPE)."""
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if self.expires and key in self.expires and self.expire_if_needed(key):
+            return None
+        return v
+
+    def exists(self, key: bytes) -> bool:
+        return self.peek(key) is not None
+
+    # ----------------------------------------------------------------------------------------
+    # Writes
+
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+        """Store ``value`` (setKey): overwrite, drop the TTL unless ``keep_ttl``."""
+        data = self.data
+        if key not in data:
+            self.ready_check(key, value)
+        data[key] = value
+        if not keep_ttl and self.expires:
+            self.expires.pop(key, None)
+        self.lru[key] = self.engine.lru_clock
+
+    def add(self, key: bytes, value: Any) -> None:
+        """Add a new key (dbAdd); the caller knows it is absent."""
+        self.data[key] = value
+        self.lru[key] = self.engine.lru_clock
+        self.ready_check(key, value)
+
+    def ready_check(self, key: bytes, value: Any) -> None:
+        """A key that blocked clients wait for has appeared: remember to serve them."""
+        eng = self.engine
+        if eng.blocking_keys and (self.id, key) in eng.blocking_keys:
+            self.ready.add(key)
+            eng.ready_dbs.add(self)
+
+    def signal_ready(self, key: bytes) -> None:
+        """A write made ``key`` able to serve a blocked client (signalKeyAsReady)."""
+        eng = self.engine
+        if eng.blocking_keys and (self.id, key) in eng.blocking_keys:
+            self.ready.add(key)
+            eng.ready_dbs.add(self)
+
+    def delete(self, key: bytes) -> bool:
+        """Delete ``key`` (after lazy expiry). True if it existed."""
+        if key not in self.data:
+            return False
+        if self.expires and key in self.expires and self.expire_if_needed(key):
+            return False
+        self._remove(key)
+        if self.engine.bus.active:
+            self.engine.bus.publish(KeyDeleted(self.id, key))
+        return True
+
+    def _remove(self, key: bytes) -> None:
+        del self.data[key]
+        self.lru.pop(key, None)
+        if self.expires:
+            self.expires.pop(key, None)
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        self.expires[key] = when_ms
+
+    def persist(self, key: bytes) -> bool:
+        return self.expires.pop(key, None) is not None
+
+    def ttl_ms(self, key: bytes) -> int | None:
+        when = self.expires.get(key)
+        return None if when is None else when - self.engine.now_ms()
+
+    def changed(self, key: bytes, event: str, cls: str, dirty: int = 1) -> None:
+        """Report a modification: dirty counter, WATCH, keyspace notification."""
+        eng = self.engine
+        eng.dirty += dirty
+        if self.watched and key in self.watched:
+            self.touch_watchers(key)
+        if eng.notify_mask:
+            eng.notify(self.id, cls, event, key)
+
+    def signal_modified(self, key: bytes) -> None:
+        """signalModifiedKey: only WATCH (and client tracking) care."""
+        if self.watched and key in self.watched:
+            self.touch_watchers(key)
+
+    def touch_watchers(self, key: bytes) -> None:
+        for session in self.watched.get(key, ()):
+            session.dirty_cas = True
+
+    def clear(self) -> int:
+        """Empty the database; returns how many keys it held."""
+        n = len(self.data)
+        if self.watched:
+            for key in list(self.watched):
+                if key in self.data:
+                    self.touch_watchers(key)
+        self.data = {}
+        self.expires = {}
+        self.lru = {}
+        return n
+
+    def keys(self) -> Iterator[bytes]:
+        return iter(list(self.data))

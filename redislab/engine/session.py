@@ -1,0 +1,389 @@
+"""A client session and command dispatch (server.c processCommand and call()).
+
+``Session.execute("SET", "k", "v")`` runs one command and returns its reply value. The hot
+path looks the command up, checks arity and calls the handler; everything that only some
+commands or some states need (MULTI queueing, the pub/sub context, authentication, maxmemory,
+propagation, the per-call record) lives on the careful path, entered only when a flag says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..protocol.reply import QUEUED, ErrorReply, Push
+from . import errors
+from .commands.spec import READY, CommandSpec
+from .events import Event
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .keyspace import Database
+
+_perf = time.perf_counter_ns
+
+# Commands a RESP2 client may send while subscribed.
+_PUBSUB_ALLOWED = frozenset({"SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",
+                             "SSUBSCRIBE", "SUNSUBSCRIBE", "PING", "QUIT", "RESET"})
+# Commands that run immediately even inside MULTI.
+_MULTI_IMMEDIATE = frozenset({"EXEC", "DISCARD", "MULTI", "WATCH", "QUIT", "RESET"})
+_NO_AUTH_NEEDED = frozenset({"AUTH", "HELLO", "QUIT", "RESET"})
+
+
+class Blocked:
+    """Returned by a blocking command that cannot be served yet.
+
+    The session stays blocked until a write to one of ``keys`` serves it or ``deadline_ms``
+    passes (0 = wait forever). ``retry`` re-runs the command's logic; it returns the reply or
+    another ``Blocked``. ``on_timeout`` gives the reply for a timeout.
+    """
+
+    __slots__ = ("keys", "deadline_ms", "retry", "on_timeout", "spec", "argv", "db")
+
+    def __init__(self, keys: list[bytes], deadline_ms: int, retry: Callable[[], Any],
+                 on_timeout: Callable[[], Any]) -> None:
+        self.keys = keys
+        self.deadline_ms = deadline_ms
+        self.retry = retry
+        self.on_timeout = on_timeout
+        self.spec: CommandSpec | None = None
+        self.argv: list[bytes] = []
+        self.db = 0
+
+    def __repr__(self) -> str:
+        return f"Blocked(keys={self.keys!r}, deadline_ms={self.deadline_ms})"
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """What one command did: the facts behind the REPL's annotation line."""
+
+    spec: CommandSpec | None
+    argv: list[bytes]
+    db: int
+    reply: Any = None
+    duration_us: int = 0
+    work: int = 0
+    n: int | None = None
+    m: int | None = None
+    memory_before: int | None = None
+    memory_after: int | None = None
+    events: list[Event] = field(default_factory=list)
+    inner: list["CallRecord"] = field(default_factory=list)
+    dirty: int = 0
+
+    @property
+    def memory_delta(self) -> int | None:
+        if self.memory_before is None or self.memory_after is None:
+            return None
+        return self.memory_after - self.memory_before
+
+
+class Session:
+    """One client: selected database, protocol version, transaction and subscription state."""
+
+    def __init__(self, engine: "Engine", client_id: int, name: str = "", resp: int = 2) -> None:
+        self.engine = engine
+        self.id = client_id
+        self.db: Database = engine.dbs[0]
+        self.resp = resp
+        self.name = name
+        self.lib_name = ""
+        self.lib_ver = ""
+        self.user = "default"
+        self.authenticated = True
+        self.addr = "in-process"
+        self.laddr = "in-process"
+        self.kind = "normal"
+        now = engine.clock.time_ms()
+        self.created_ms = now
+        self.last_ms = now
+        self.last_command = ""
+        # Transactions (multi.c)
+        self.multi: list[tuple[CommandSpec, list[bytes]]] | None = None
+        self.multi_error = False
+        self.dirty_cas = False
+        self.watched: list[tuple["Database", bytes, bool]] = []
+        # Pub/sub
+        self.channels: set[bytes] = set()
+        self.patterns: set[bytes] = set()
+        self.shard_channels: set[bytes] = set()
+        self.outbox: deque[Push] = deque()
+        self.on_push: Callable[["Session"], None] | None = None
+        # Blocking
+        self.blocked: Blocked | None = None
+        self.on_unblocked: Callable[["Session", Any], None] | None = None
+        # Scripting and transactions run commands with blocking turned off.
+        self.no_block = False
+        self.in_script = False
+        self.in_exec = False
+        self.closed = False
+        self.close_after_reply = False
+        self.reply_mode = "on"
+        self.no_evict = False
+        self.no_touch = False
+        # Work done by the running command, counted by handlers (elements visited or moved).
+        self.work = 0
+        self.record: CallRecord | None = None
+        self.last_record: CallRecord | None = None
+        self.gate = False
+        self.extra: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------------------------------
+    # Public API
+
+    def execute(self, *args: bytes | str | int | float) -> Any:
+        """Run one command given as separate arguments; returns its reply value."""
+        return self.execute_argv([_to_bytes(a) for a in args])
+
+    def execute_argv(self, argv: list[bytes]) -> Any:
+        """Run one command given as a list of byte strings; the API every front end uses."""
+        eng = self.engine
+        with eng.lock:
+            reply = self.dispatch(argv)
+            if eng.ready_dbs:
+                eng.serve_ready()
+            return reply
+
+    def select(self, index: int) -> None:
+        self.db = self.engine.dbs[index]
+
+    def push(self, message: Push) -> None:
+        """Queue an out-of-band message (pub/sub) and tell the front end."""
+        self.outbox.append(message)
+        cb = self.on_push
+        if cb is not None:
+            cb(self)
+
+    def drain(self) -> list[Push]:
+        out = list(self.outbox)
+        self.outbox.clear()
+        return out
+
+    def refresh_gate(self) -> None:
+        self.gate = bool(self.multi is not None or not self.authenticated
+                         or (self.resp == 2 and (self.channels or self.patterns
+                                                 or self.shard_channels))
+                         or self.in_script)
+
+    # ----------------------------------------------------------------------------------------
+    # Dispatch
+
+    def dispatch(self, argv: list[bytes]) -> Any:
+        """Look up, check and run one command (processCommand)."""
+        if not argv:
+            return None
+        eng = self.engine
+        spec = eng.table.lookup(argv[0])
+        if spec is None:
+            return self._reject_unknown(argv)
+        if spec.subcommands:
+            if len(argv) < 2:
+                return self._reject(spec, errors.wrong_arity(spec.full_name))
+            sub = spec.subcommands.get(argv[1].upper().decode("latin-1"))
+            if sub is None:
+                err = errors.unknown_subcommand(argv[1], spec.name)
+                self.engine.stats.total_error_replies += 1
+                if self.multi is not None:
+                    self.multi_error = True
+                return err
+            spec = sub
+        a = spec.arity
+        if (len(argv) != a) if a > 0 else (len(argv) < -a):
+            return self._reject(spec, errors.wrong_arity(spec.full_name))
+        if self.gate or eng.gate or spec.handler is None:
+            return self._dispatch_careful(spec, argv)
+        # Hot path.
+        t0 = _perf()
+        try:
+            reply = spec.handler(self, argv)
+        except ErrorReply as e:
+            reply = e
+            eng.cmd_failed[spec.id] += 1
+            eng.stats.total_error_replies += 1
+        except Exception as exc:  # a bug must not take the engine down
+            reply = self._internal_error(spec, exc)
+        i = spec.id
+        eng.cmd_calls[i] += 1
+        eng.cmd_usec[i] += (_perf() - t0) // 1000
+        if type(reply) is Blocked:
+            return self._block(spec, argv, reply)
+        return reply
+
+    def _reject_unknown(self, argv: list[bytes]) -> ErrorReply:
+        if self.multi is not None:
+            self.multi_error = True
+        self.engine.stats.total_error_replies += 1
+        return errors.unknown_command(argv[0], argv[1:])
+
+    def _reject(self, spec: CommandSpec, err: ErrorReply) -> ErrorReply:
+        """rejectCommand: count it, and poison an open transaction."""
+        if self.multi is not None:
+            self.multi_error = True
+        self.engine.cmd_rejected[spec.id] += 1
+        self.engine.stats.total_error_replies += 1
+        return err
+
+    def _internal_error(self, spec: CommandSpec, exc: Exception) -> ErrorReply:
+        self.engine.stats.unexpected_error_replies += 1
+        self.engine.stats.total_error_replies += 1
+        self.engine.cmd_failed[spec.id] += 1
+        return ErrorReply(
+            f"ERR internal error in '{spec.full_name}': {type(exc).__name__}: {exc}"
+            .replace("\r", " ").replace("\n", " "))
+
+    def _dispatch_careful(self, spec: CommandSpec, argv: list[bytes]) -> Any:
+        """Every rule processCommand applies before running a command."""
+        eng = self.engine
+        name = spec.name.split(" ", 1)[0]
+        if spec.handler is None:
+            return self._reject(spec, ErrorReply(
+                f"ERR '{spec.full_name}' is not available in redislab"
+                + (f": {spec.reason}" if spec.reason else "")))
+        if not self.authenticated and name not in _NO_AUTH_NEEDED:
+            return self._reject(spec, ErrorReply(errors.NOAUTH))
+        if self.in_script:
+            if "noscript" in spec.flags:
+                return self._reject(spec, ErrorReply(
+                    "ERR This Redis command is not allowed from script"))
+        gate = eng.extensions.get("before_command")
+        if gate is not None:
+            refusal = gate(self, spec, argv)
+            if refusal is not None:
+                return self._reject(spec, refusal)
+        if self.resp == 2 and (self.channels or self.patterns or self.shard_channels) \
+                and name not in _PUBSUB_ALLOWED:
+            return self._reject(spec, ErrorReply(
+                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                "QUIT / RESET are allowed in this context" % spec.full_name))
+        if self.multi is not None and name not in _MULTI_IMMEDIATE:
+            if "no-multi" in spec.flags:
+                return self._reject(spec, ErrorReply(
+                    "ERR Command not allowed inside a transaction"))
+            self.multi.append((spec, argv))
+            return QUEUED
+        return self.run(spec, argv)
+
+    def run(self, spec: CommandSpec, argv: list[bytes]) -> Any:
+        """Run a checked command (call()): stats, record, propagation, blocking."""
+        eng = self.engine
+        recording = eng.recording and not self.in_script and not self.in_exec
+        rec = parent = None
+        if recording or self.record is not None:
+            rec = CallRecord(spec, argv, self.db.id)
+            parent = self.record
+            self.record = rec
+            rec.memory_before = _memory(eng)
+            sink = eng.bus.start_collect()
+        self.work = 0
+        dirty_before = eng.dirty
+        t0 = _perf()
+        try:
+            reply = spec.handler(self, argv)  # type: ignore[misc]
+        except ErrorReply as e:
+            reply = e
+        except Exception as exc:
+            reply = self._internal_error(spec, exc)
+        elapsed = (_perf() - t0) // 1000
+        i = spec.id
+        eng.cmd_calls[i] += 1
+        eng.cmd_usec[i] += elapsed
+        if isinstance(reply, ErrorReply):
+            eng.cmd_failed[i] += 1
+            eng.stats.total_error_replies += 1
+        dirty = eng.dirty - dirty_before
+        if dirty and eng.propagate_hooks and not self.in_script:
+            self.propagate_call(spec, argv)
+        if type(reply) is Blocked:
+            reply = self._block(spec, argv, reply)
+        if rec is not None:
+            eng.bus.stop_collect(sink)
+            rec.events = sink
+            rec.reply = reply
+            rec.duration_us = elapsed
+            rec.work = self.work
+            rec.dirty = dirty
+            rec.memory_after = _memory(eng)
+            _derive_n(self, rec)
+            self.record = parent
+            if parent is not None:
+                parent.inner.append(rec)
+            else:
+                self.last_record = rec
+        self.last_command = spec.full_name
+        return reply
+
+    def propagate_call(self, spec: CommandSpec, argv: list[bytes]) -> None:
+        """Send the command (or what a handler rewrote it to) to the AOF and replicas."""
+        rewritten = self.extra.pop("propagate", None)
+        if rewritten is None:
+            self.engine.propagate(self.db.id, argv)
+        else:
+            for cmd in rewritten:
+                self.engine.propagate(self.db.id, cmd)
+
+    def _block(self, spec: CommandSpec, argv: list[bytes], blocked: Blocked) -> Any:
+        blocked.spec = spec
+        blocked.argv = argv
+        blocked.db = self.db.id
+        register = self.engine.extensions.get("block")
+        if register is None:
+            return blocked.on_timeout()
+        return register(self, blocked)
+
+
+def _to_bytes(a: bytes | str | int | float) -> bytes:
+    if isinstance(a, bytes):
+        return a
+    if isinstance(a, str):
+        return a.encode("utf-8", "surrogateescape")
+    if isinstance(a, (bytearray, memoryview)):
+        return bytes(a)
+    if isinstance(a, bool):
+        return b"1" if a else b"0"
+    if isinstance(a, int):
+        return b"%d" % a
+    if isinstance(a, float):
+        return repr(a).encode()
+    raise TypeError(f"cannot send {type(a).__name__} as a command argument")
+
+
+def _memory(engine: "Engine") -> int | None:
+    mem = engine.extensions.get("used_memory")
+    return mem() if mem is not None else None
+
+
+def _derive_n(session: Session, rec: CallRecord) -> None:
+    """Fill N and M for the complexity display from where the table says they come from."""
+    spec = rec.spec
+    if spec is None:
+        return
+    src = spec.cost.n_from
+    try:
+        if src == "db":
+            rec.n = len(session.engine.dbs[rec.db].data)
+        elif src in ("key", "keys"):
+            positions = spec.get_keys(rec.argv)
+            db = session.engine.dbs[rec.db]
+            sizes = []
+            for p in positions if src == "keys" else positions[:1]:
+                v = db.data.get(rec.argv[p])
+                sizes.append(_size(v))
+            rec.n = sum(sizes) if sizes else 0
+        elif src == "reply":
+            rec.n = len(rec.reply) if isinstance(rec.reply, (list, bytes)) else None
+        elif src == "args":
+            rec.n = max(0, len(rec.argv) - len(spec.name.split()) - len(spec.get_keys(rec.argv)))
+    except Exception:
+        rec.n = None
+
+
+def _size(value: Any) -> int:
+    if value is None:
+        return 0
+    try:
+        return len(value)
+    except TypeError:
+        return 1
