@@ -45,6 +45,7 @@ def _bind() -> None:
         found = _HANDLERS.get(handler_name(spec.name))
         if found is not None and spec.status == READY:
             spec.handler = found[1]
+            spec.fast = "blocking" not in spec.flags
 
 
 def integrity_problems() -> list[str]:

@@ -60,6 +60,9 @@ class CommandSpec:
     last_key: int = 0
     key_step: int = 0
     id: int = 0                     # position in the table; used for per-command stats
+    # True when dispatch may take the hot path: a bound handler, no subcommands, and a command
+    # that can never block (blocking ones go through the careful path, which parks clients).
+    fast: bool = False
 
     @property
     def full_name(self) -> str:
@@ -187,7 +190,7 @@ class CommandTable:
     def __init__(self, facts: dict[str, dict[str, Any]], docs: dict[str, dict[str, Any]]) -> None:
         self.commands: dict[str, CommandSpec] = {}
         self.all: list[CommandSpec] = []
-        self._by_bytes: dict[bytes, CommandSpec] = {}
+        self.lookup_cache: dict[bytes, CommandSpec] = {}
         for name in sorted(facts, key=lambda n: (n.count(" "), n)):
             f = facts[name]
             d = docs.get(name, {})
@@ -239,14 +242,14 @@ class CommandTable:
 
     def lookup(self, raw: bytes) -> CommandSpec | None:
         """Hot-path lookup by the raw first argument, cached per spelling."""
-        spec = self._by_bytes.get(raw)
+        spec = self.lookup_cache.get(raw)
         if spec is None:
             try:
                 spec = self.commands.get(raw.decode("ascii").upper())
             except UnicodeDecodeError:
                 return None
-            if spec is not None and len(self._by_bytes) < 4096:
-                self._by_bytes[raw] = spec
+            if spec is not None and len(self.lookup_cache) < 4096:
+                self.lookup_cache[raw] = spec
         return spec
 
     def groups(self) -> dict[str, list[CommandSpec]]:
