@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import blocking
 from .clock import Clock, ManualClock, SystemClock
 from .config import Config
 from .events import EventBus
@@ -90,6 +91,7 @@ class Engine:
         # Blocking: (db, key) -> clients waiting, and databases with keys ready to serve them.
         self.blocking_keys: dict[tuple[int, bytes], list["Session"]] = {}
         self.ready_dbs: set[Database] = set()
+        self.blocked_count = 0
         self.sessions: dict[int, "Session"] = {}
         self._ids = itertools.count(1)
         # Per-command statistics indexed by CommandSpec.id (INFO commandstats).
@@ -100,6 +102,7 @@ class Engine:
         self.cmd_failed = [0] * n
         # Hooks other parts of the engine plug into.
         self.cron_hooks: list[Callable[[], None]] = []
+        self.close_hooks: list[Callable[["Session"], None]] = []
         self.propagate_hooks: list[Callable[[int, list[bytes]], None]] = []
         self.notify_hook: Callable[[int, str, str, bytes], None] | None = None
         self.recording = 0
@@ -130,7 +133,13 @@ class Engine:
     new_session = session
 
     def close_session(self, session: "Session") -> None:
-        self.sessions.pop(session.id, None)
+        """A client went away: forget its blocking, watches and subscriptions."""
+        with self.lock:
+            blocking.forget(self, session)
+            for hook in self.close_hooks:
+                hook(session)
+            self.sessions.pop(session.id, None)
+            session.closed = True
 
     # ----------------------------------------------------------------------------------------
     # Time
@@ -209,21 +218,14 @@ class Engine:
         return expired_total
 
     # ----------------------------------------------------------------------------------------
-    # Blocking (filled in by the blocking module; the hooks live here so the core can call them)
+    # Blocking (see blocking.py)
 
     def serve_ready(self) -> None:
-        handler = self.extensions.get("serve_ready")
-        if handler is not None:
-            handler()
-        else:
-            for db in self.ready_dbs:
-                db.ready.clear()
-            self.ready_dbs.clear()
+        """Serve clients blocked on keys that the last command made ready."""
+        blocking.serve_ready(self)
 
     def serve_timeouts(self) -> None:
-        handler = self.extensions.get("serve_timeouts")
-        if handler is not None:
-            handler()
+        blocking.serve_timeouts(self)
 
     # ----------------------------------------------------------------------------------------
     # Propagation and notifications

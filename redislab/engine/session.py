@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..protocol.reply import QUEUED, ErrorReply, Push
-from . import errors
+from . import blocking, errors
 from .commands.spec import READY, CommandSpec
 from .events import Event
 
@@ -115,6 +115,7 @@ class Session:
         # Blocking
         self.blocked: Blocked | None = None
         self.on_unblocked: Callable[["Session", Any], None] | None = None
+        self.pending_reply: Any = blocking.NOTHING
         # Scripting and transactions run commands with blocking turned off.
         self.no_block = False
         self.in_script = False
@@ -339,10 +340,7 @@ class Session:
         blocked.spec = spec
         blocked.argv = argv
         blocked.db = self.db.id
-        register = self.engine.extensions.get("block")
-        if register is None:
-            return blocked.on_timeout()
-        return register(self, blocked)
+        return blocking.block(self.engine, self, blocked)
 
 
 def _to_bytes(a: bytes | str | int | float) -> bytes:
