@@ -244,9 +244,16 @@ class Engine:
             hook(db, cls, event, key)
 
     def _notify_changed(self, old: str, new: str) -> None:
-        from .notify import parse_notify_flags
+        from .notify import KEYEVENT, KEYSPACE, parse_notify_flags, render_notify_flags
+        from .pubsub import hub
 
-        self.notify_mask = parse_notify_flags(new)
+        flags = parse_notify_flags(new)
+        # CONFIG GET shows the normalised form, as Redis does ("KEA" reads back as "AKE").
+        self.config.values["notify-keyspace-events"] = render_notify_flags(flags)
+        # Without K or E nothing is ever delivered, so the hot path need not call notify.
+        self.notify_mask = flags if flags & (KEYSPACE | KEYEVENT) else 0
+        if self.notify_mask:
+            hub(self)
 
     def refresh_gate(self) -> None:
         """Recompute whether commands must take the careful dispatch path."""

@@ -37,9 +37,6 @@ def parse_notify_flags(text: str) -> int:
             flags |= CLASS_BITS[ch]
         else:
             raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-    # Without K or E nothing is delivered, as in Redis.
-    if not flags & (KEYSPACE | KEYEVENT):
-        return 0
     return flags
 
 

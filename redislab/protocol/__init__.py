@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .reply import (
-    NULL_ARRAY, OK, PONG, QUEUED, BigNumber, Bool, Double, ErrorReply, MapReply, Push,
+    NO_REPLY, NULL_ARRAY, OK, PONG, QUEUED, BigNumber, Bool, Double, ErrorReply, MapReply, Push,
     Reply, SetReply, Status, Verbatim,
 )
 from .resp import (
@@ -11,7 +11,7 @@ from .resp import (
 )
 
 __all__ = [
-    "NULL_ARRAY", "OK", "PONG", "QUEUED", "BigNumber", "Bool", "Double", "ErrorReply",
+    "NO_REPLY", "NULL_ARRAY", "OK", "PONG", "QUEUED", "BigNumber", "Bool", "Double", "ErrorReply",
     "MapReply", "Push", "Reply", "SetReply", "Status", "Verbatim", "ProtocolError",
     "ReplyParser", "RequestParser", "encode", "encode_command", "format_double", "split_args",
 ]

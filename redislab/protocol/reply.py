@@ -18,6 +18,7 @@ extra:
 ``BigNumber``         big number (RESP3 ``(``; a bulk string in RESP2)
 ``Bool``              boolean (RESP3 ``#``; an integer 0/1 in RESP2)
 ``NULL_ARRAY``        null array (``*-1`` in RESP2, ``_`` in RESP3)
+``NO_REPLY``          nothing on the wire (the answer travels as pushes, or replies are off)
 ====================  ==========================================================
 """
 
@@ -113,6 +114,24 @@ class _NullArray:
 
 
 NULL_ARRAY = _NullArray()
+
+
+class _NoReply:
+    """A command that answers only through pushes (SUBSCRIBE) or not at all (CLIENT REPLY OFF).
+
+    Front ends write the session's pending pushes and nothing else.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NO_REPLY = _NoReply()
 
 OK = Status("OK")
 QUEUED = Status("QUEUED")

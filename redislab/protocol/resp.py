@@ -21,6 +21,7 @@ from .reply import (
     SetReply,
     Status,
     Verbatim,
+    _NoReply,
     _NullArray,
 )
 
@@ -110,6 +111,8 @@ def _encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
         out.append(b"(%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
     elif t is _NullArray:
         out.append(b"_\r\n" if resp3 else b"*-1\r\n")
+    elif t is _NoReply:
+        pass
     elif t is bool:
         out.append(b":%d\r\n" % int(reply))
     elif isinstance(reply, (bytes, bytearray, memoryview)):
