@@ -7,7 +7,6 @@ and rendered back as Redis prints them.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -229,12 +228,14 @@ class Config:
 
     def get_matching(self, pattern: str) -> list[tuple[str, str]]:
         """Name/value pairs whose name or alias matches the glob ``pattern``."""
-        pattern = pattern.lower()
+        from .glob import compile_glob
+
+        match = compile_glob(pattern.encode("utf-8", "surrogateescape"), True)
         out: dict[str, str] = {}
         for name, p in self.params.items():
             if name in out:
                 continue
-            if fnmatch.fnmatchcase(name, pattern):
+            if match(name.encode()):
                 out[name] = p.render(self.values[p.name])
         return list(out.items())
 

@@ -111,6 +111,11 @@ class Engine:
         self.cron_last_ms = self.clock.time_ms()
         self.dbs = [Database(i, self) for i in range(self.config["databases"])]
         self.extensions: dict[str, Any] = {}
+        from .slowlog import Slowlog
+
+        self.slowlog = Slowlog(self)
+        self.slowlog_us = self.config["slowlog-log-slower-than"]
+        self.config.params["slowlog-log-slower-than"].on_change = self.slowlog.threshold_changed
         self.config.params["notify-keyspace-events"].on_change = self._notify_changed
         self.config.params["maxmemory"].on_change = lambda old, new: self.refresh_gate()
         if config:

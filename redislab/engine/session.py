@@ -206,8 +206,11 @@ class Session:
             except Exception as exc:  # a bug must not take the engine down
                 reply = self._internal_error(spec, exc)
             i = spec.id
+            us = (_perf() - t0) // 1000
             eng.cmd_calls[i] += 1
-            eng.cmd_usec[i] += (_perf() - t0) // 1000
+            eng.cmd_usec[i] += us
+            if us >= eng.slowlog_us:
+                eng.slowlog.add(self, argv, spec.full_name, us)
             return reply
         if spec.subcommands:
             if len(argv) < 2:
@@ -305,6 +308,9 @@ class Session:
         if isinstance(reply, ErrorReply):
             eng.cmd_failed[i] += 1
             eng.stats.total_error_replies += 1
+        if elapsed >= eng.slowlog_us and "skip-slowlog" not in spec.flags \
+                and not self.in_script and type(reply) is not Blocked:
+            eng.slowlog.add(self, argv, spec.full_name, elapsed)
         dirty = eng.dirty - dirty_before
         if dirty and eng.propagate_hooks and not self.in_script:
             self.propagate_call(spec, argv)
