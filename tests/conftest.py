@@ -77,6 +77,12 @@ class Differ:
         assert ours == theirs, f"{args!r}: redislab {ours!r} != redis {theirs!r}"
         return ours
 
+    def reset(self) -> None:
+        """Empty both sides (for tests that run several scripts on one server)."""
+        self.real.execute("FLUSHALL")
+        self.session.execute("FLUSHALL") if self.engine.table.get("FLUSHALL").handler \
+            else self.engine.flushall()
+
     def check_all(self, script: str) -> None:
         """Run a script of command lines (one per line, redis-cli quoting, # comments)."""
         for line in script.strip().splitlines():

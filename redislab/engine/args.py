@@ -158,3 +158,33 @@ class Options:
 
     def int_value(self, error: ErrorReply = NOT_INTEGER) -> int:
         return to_int(self.value(), error)
+
+
+def parse_timeout(data: bytes, now_ms: int, seconds: bool) -> int:
+    """getTimeoutFromObjectOrReply: an absolute deadline in ms, or 0 for "wait forever".
+
+    Seconds may be fractional (BLPOP ... 0.5); milliseconds must be an integer (XREAD BLOCK).
+    """
+    if seconds:
+        from .longdouble import parse_ld
+
+        value = parse_ld(data)
+        if value is None:
+            raise ErrorReply("ERR timeout is not a float or out of range")
+        # C's (long long) cast of an out-of-range double gives LLONG_MIN on x86_64, which
+        # Redis then reports as a negative timeout.
+        ms = LLONG_MIN if isinstance(value, float) else int(value * 1000)
+        if not LLONG_MIN <= ms <= LLONG_MAX:
+            ms = LLONG_MIN
+    else:
+        v = parse_int(data)
+        if v is None:
+            raise ErrorReply("ERR timeout is not an integer or out of range")
+        ms = v
+    if ms < 0:
+        raise ErrorReply("ERR timeout is negative")
+    if ms > 0:
+        if ms > LLONG_MAX - now_ms:
+            raise ErrorReply("ERR timeout is out of range")
+        ms += now_ms
+    return ms
