@@ -55,9 +55,18 @@ class ErrorReply(Exception):
 
 
 class Double(float):
-    """A double reply; RESP2 clients receive it as a bulk string."""
+    """A double reply; RESP2 clients receive it as a bulk string.
 
-    __slots__ = ()
+    ``text`` overrides how it is printed, for the replies Redis formats its own way (GEOPOS
+    prints coordinates as ``%.17Lf`` with trailing zeros removed).
+    """
+
+    __slots__ = ("text",)
+
+    def __new__(cls, value: float, text: bytes | None = None) -> "Double":
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
 
 
 class BigNumber(int):

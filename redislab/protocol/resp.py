@@ -71,7 +71,7 @@ def _encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
         msg = reply.message.replace("\r", " ").replace("\n", " ")
         out.append(b"-%s\r\n" % msg.encode("utf-8", "surrogateescape"))
     elif t is Double:
-        text = format_double(reply)
+        text = reply.text or format_double(reply)
         if resp3:
             out.append(b",%s\r\n" % text)
         else:

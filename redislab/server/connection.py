@@ -1,0 +1,177 @@
+"""One client connection: bytes in, commands through the engine, replies and pushes out.
+
+Commands are read from an incremental RESP parser and run in order. Replies of one batch of
+pipelined commands are written together. A command that blocks stops the reading of further
+commands until the engine serves or times it out, as Redis does; pushes (pub/sub messages)
+for an idle client are written at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..engine.session import Blocked, Session
+from ..protocol.reply import NO_REPLY
+from ..protocol.resp import ProtocolError, RequestParser, encode
+
+if TYPE_CHECKING:
+    from .listener import Server
+
+# Past this much unsent output, a pub/sub client is disconnected (Redis's default
+# client-output-buffer-limit for pubsub: 32 MB hard).
+PUBSUB_HARD_LIMIT = 32 * 1024 * 1024
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        self.engine = server.engine
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
+        self.processing = False
+        self.waiting = False          # blocked on a command
+        self.closing = False
+        self.out = bytearray()
+
+    # ----------------------------------------------------------------------------------------
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        local = transport.get_extra_info("sockname") or ("?", 0)
+        refusal = self.server.admit(peer)
+        if refusal is not None:
+            transport.write(refusal)
+            transport.close()
+            self.closing = True
+            return
+        eng = self.engine
+        with eng.lock:
+            s = eng.session()
+        s.addr = f"{peer[0]}:{peer[1]}"
+        s.laddr = f"{local[0]}:{local[1]}"
+        s.kind = "normal"
+        s.on_push = self._on_push
+        s.on_unblocked = self._on_unblocked
+        s.extra["kill"] = self.kill
+        if eng.config["requirepass"]:
+            s.authenticated = False
+            s.refresh_gate()
+        self.session = s
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.connections.discard(self)
+        if self.session is not None:
+            self.engine.close_session(self.session)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing or self.session is None:
+            return
+        self.session.last_ms = self.engine.clock.time_ms()
+        self.engine.stats.total_net_input_bytes += len(data)
+        self.parser.feed(data)
+        if not self.waiting:
+            self.process()
+
+    # ----------------------------------------------------------------------------------------
+    # Running commands
+
+    def process(self) -> None:
+        session = self.session
+        assert session is not None
+        self.processing = True
+        out = self.out
+        try:
+            while not self.waiting and not self.closing:
+                try:
+                    argv = self.parser.next_command()
+                except ProtocolError as e:
+                    self._flush_outbox()
+                    out += b"-ERR " + str(e).encode() + b"\r\n"
+                    self.closing = True
+                    break
+                if argv is None:
+                    break
+                if not argv:
+                    continue
+                reply = session.execute_argv(argv)
+                if session.outbox:
+                    self._flush_outbox()
+                if type(reply) is Blocked:
+                    self.waiting = True
+                    self.server.schedule_timeout(reply)
+                    break
+                self._append_reply(reply)
+                if session.close_after_reply:
+                    self.closing = True
+                    break
+        finally:
+            self.processing = False
+        self._write()
+        if self.closing and self.transport is not None:
+            self.transport.close()
+
+    def _append_reply(self, reply: Any) -> None:
+        session = self.session
+        assert session is not None
+        if reply is NO_REPLY:
+            return
+        mode = session.reply_mode
+        if mode != "on":
+            if mode == "skip":
+                session.reply_mode = "on"
+            return
+        self.out += encode(reply, session.resp == 3)
+
+    def _flush_outbox(self) -> None:
+        session = self.session
+        assert session is not None
+        resp3 = session.resp == 3
+        for push in session.drain():
+            self.out += encode(push, resp3)
+
+    def _write(self) -> None:
+        if self.out and self.transport is not None and not self.transport.is_closing():
+            data = bytes(self.out)
+            self.engine.stats.total_net_output_bytes += len(data)
+            self.transport.write(data)
+            session = self.session
+            if session is not None and (session.channels or session.patterns) and \
+                    self.transport.get_write_buffer_size() > PUBSUB_HARD_LIMIT:
+                self.transport.abort()
+        self.out.clear()
+
+    # ----------------------------------------------------------------------------------------
+    # Engine callbacks
+
+    def _on_push(self, session: Session) -> None:
+        if not self.processing:
+            self._flush_outbox()
+            self._write()
+
+    def _on_unblocked(self, session: Session, reply: Any) -> None:
+        self._append_reply(reply)
+        self.waiting = False
+        if self.processing:
+            return
+        # Serve what the client pipelined behind the blocking command, outside the engine's
+        # callback so that the write that woke us finishes first.
+        asyncio.get_event_loop().call_soon(self._resume)
+
+    def _resume(self) -> None:
+        if self.closing:
+            return
+        self._write()
+        self.process()
+
+    def kill(self) -> None:
+        """CLIENT KILL: close after the current command."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
