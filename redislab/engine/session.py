@@ -214,15 +214,18 @@ class Session:
             return reply
         if spec.subcommands:
             if len(argv) < 2:
-                return self._reject(spec, errors.wrong_arity(spec.full_name))
-            sub = spec.subcommands.get(argv[1].upper().decode("latin-1"))
-            if sub is None:
-                eng.stats.total_error_replies += 1
-                if self.multi is not None:
-                    self.multi_error = True
-                return errors.unknown_subcommand(argv[1], spec.name)
-            spec = sub
-            a = spec.arity
+                # Only a container with its own handler (COMMAND) runs without a subcommand.
+                if spec.handler is None:
+                    return self._reject(spec, errors.wrong_arity(spec.full_name))
+            else:
+                sub = spec.subcommands.get(argv[1].upper().decode("latin-1"))
+                if sub is None:
+                    eng.stats.total_error_replies += 1
+                    if self.multi is not None:
+                        self.multi_error = True
+                    return errors.unknown_subcommand(argv[1], spec.name)
+                spec = sub
+                a = spec.arity
         if (len(argv) != a) if a > 0 else (len(argv) < -a):
             return self._reject(spec, errors.wrong_arity(spec.full_name))
         return self._dispatch_careful(spec, argv)

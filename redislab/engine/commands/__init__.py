@@ -40,12 +40,12 @@ def _bind() -> None:
                     _DUPLICATES.append(f"{attr} in {mod.__name__} and {_HANDLERS[attr][0]}")
                 _HANDLERS[attr] = (mod.__name__, fn)
     for spec in TABLE.all:
-        if spec.subcommands:
-            continue
         found = _HANDLERS.get(handler_name(spec.name))
         if found is not None and spec.status == READY:
+            # A container's own handler runs only when it is called without a subcommand
+            # (COMMAND alone); containers never take the hot path.
             spec.handler = found[1]
-            spec.fast = "blocking" not in spec.flags
+            spec.fast = not spec.subcommands and "blocking" not in spec.flags
 
 
 def integrity_problems() -> list[str]:

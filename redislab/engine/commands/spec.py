@@ -44,6 +44,7 @@ class CommandSpec:
     arguments: tuple[dict[str, Any], ...]
     complexity: str
     summary: str = ""
+    tips: tuple[str, ...] = ()      # COMMAND INFO's tips (nondeterministic_output ...)
     cost: Cost = field(default_factory=Cost)
     doc_flags: tuple[str, ...] = ()
     deprecated_since: str = ""
@@ -211,6 +212,7 @@ class CommandTable:
                 key_specs=tuple(f.get("key_specs", ())),
                 arguments=tuple(f.get("arguments", ())),
                 complexity=f.get("complexity", ""),
+                tips=tuple(f.get("command_tips", ())),
                 summary=d.get("summary", ""),
                 cost=cost,
                 doc_flags=tuple(x.lower() for x in f.get("doc_flags", ())),
