@@ -16,7 +16,15 @@ MANTISSA_BITS = 64
 MAX_EXP = 16384  # values at or above 2**16384 overflow to infinity
 
 _DEC_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_DEC_PARTS = re.compile(r"^([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$")
 _INF = float("inf")
+# Half the smallest subnormal long double: strtold rounds anything this small to zero and
+# reports ERANGE, which Redis treats as "not a float".
+_UNDERFLOW = Fraction(1, 2**16446)
+# Python refuses int <-> decimal string conversions beyond 4300 digits by default, but a
+# long double can print with ~4950 digits; convert in chunks below that limit.
+_CHUNK = 4000
+_CHUNK_POW = 10**_CHUNK
 
 LongDouble = Fraction | float  # a float only for +/-inf
 
@@ -62,7 +70,42 @@ def parse_ld(data: bytes) -> LongDouble | None:
         return Fraction(f) if not math.isinf(f) else f
     if not _DEC_RE.match(text):
         return None
-    return round_ld(Fraction(text))
+    return _parse_decimal(text)
+
+
+def _parse_decimal(text: str) -> LongDouble | None:
+    """A decimal (already validated) rounded to a long double; None on overflow/underflow."""
+    m = _DEC_PARTS.match(text)
+    assert m is not None
+    sign, int_part, frac_part, exp = m.groups()
+    digits = (int_part + frac_part).lstrip("0")
+    if not digits:
+        return Fraction(0)
+    if exp is not None and len(exp.lstrip("+-").lstrip("0")) > 6:
+        return None  # |exponent| >= 10**6 with a nonzero mantissa: far out of range
+    e10 = (int(exp) if exp else 0) - len(frac_part)
+    magnitude = len(digits) + e10  # the value lies in [10**(magnitude-1), 10**magnitude)
+    if magnitude > 4934 or magnitude < -4952:
+        return None
+    mant = _int_from_digits(digits)
+    value = Fraction(mant * 10**e10) if e10 >= 0 else Fraction(mant, 10**-e10)
+    result = round_ld(-value if sign == "-" else value)
+    if isinstance(result, float) or abs(result) <= _UNDERFLOW:
+        return None
+    return result
+
+
+def _int_from_digits(digits: str) -> int:
+    if len(digits) <= _CHUNK:
+        return int(digits)
+    return _int_from_digits(digits[:-_CHUNK]) * _CHUNK_POW + int(digits[-_CHUNK:])
+
+
+def _int_to_digits(n: int) -> str:
+    if n < _CHUNK_POW:
+        return str(n)
+    high, low = divmod(n, _CHUNK_POW)
+    return _int_to_digits(high) + str(low).rjust(_CHUNK, "0")
 
 
 def add_ld(a: LongDouble, b: LongDouble) -> LongDouble:
@@ -87,7 +130,7 @@ def format_ld_human(value: LongDouble) -> bytes:
     twice = 2 * r
     if twice > scaled.denominator or (twice == scaled.denominator and q & 1):
         q += 1
-    digits = str(q).rjust(18, "0")
+    digits = _int_to_digits(q).rjust(18, "0")
     text = digits[:-17] + "." + digits[-17:]
     text = text.rstrip("0").rstrip(".")
     if neg and text != "0":
