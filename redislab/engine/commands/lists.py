@@ -189,11 +189,20 @@ def _pop_generic(c: "Session", key: bytes, left: bool, count: int = -1) -> Any:
 
     Returns None (single) or NULL_ARRAY (with a count) when the key does not exist.
     """
-    lst = _lookup_write(c.db, key)
+    db = c.db
+    lst = db.get_for_write(key)
     if lst is None:
         return None if count < 0 else NULL_ARRAY
+    if type(lst) is not ListValue:
+        raise WRONGTYPE
     if count < 0:
-        return _pop_one(c, key, lst, left)
+        value = lst.popleft() if left else lst.pop()
+        c.work += 1
+        db.changed(key, "lpop" if left else "rpop", "l")
+        if not lst:
+            db.delete(key)
+            db.changed(key, "del", "g", 0)
+        return value
     if count == 0:
         return []
     return _pop_range(c, key, lst, left, count)
