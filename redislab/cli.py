@@ -1,0 +1,211 @@
+"""The ``redislab`` command: the REPL by default, ``exec`` for one command.
+
+This module only reads the command line and hands over to ``redislab.ui``; it holds no logic
+of its own. Heavy imports happen inside the functions that need them: plain ``redislab`` in
+a terminal goes straight to the REPL without even loading typer, so the prompt comes up fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from . import __version__
+
+if TYPE_CHECKING:
+    import typer
+
+    from .ui.startup import Options
+
+__all__ = ["main", "app"]
+
+ANNOTATE_MODES = ("off", "brief", "full")
+
+
+def _options(raw: Optional[bool] = None, resp3: bool = False, db: int = 0,
+             config: Optional[Path] = None, maxmemory: Optional[str] = None,
+             maxmemory_policy: Optional[str] = None, appendonly: Optional[str] = None,
+             directory: Optional[Path] = None, settings: Optional[list[str]] = None,
+             clock: str = "real") -> "Options":
+    """Command-line values as the Options the front ends take."""
+    from .ui.startup import Options, StartupError
+
+    values: dict[str, str] = {}
+    for item in settings or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise StartupError(f"--set expects NAME=VALUE, got {item!r}")
+        values[name.strip().lower()] = value.strip()
+    if maxmemory is not None:
+        values["maxmemory"] = maxmemory
+    if maxmemory_policy is not None:
+        values["maxmemory-policy"] = maxmemory_policy
+    if appendonly is not None:
+        values["appendonly"] = appendonly
+    if directory is not None:
+        values["dir"] = str(directory)
+    if clock not in ("real", "manual"):
+        raise StartupError(f"--clock must be 'real' or 'manual', not {clock!r}")
+    return Options(raw=raw, resp3=resp3, db=db, config_file=config, settings=values,
+                   manual_clock=clock == "manual")
+
+
+def _repl_or_pipe(options: "Options", annotate: str) -> int:
+    """No command given: the REPL in a terminal, line-by-line execution for piped input."""
+    if not sys.stdin.isatty():
+        from .ui.batch import run_piped, stdin_lines
+
+        return run_piped(stdin_lines(), options, sys.stdout.buffer)
+    from .ui.repl.app import run_repl
+
+    return run_repl(options, annotate=annotate)
+
+
+def _build_app() -> "typer.Typer":
+    """The typer application (built on first use)."""
+    import typer
+
+    # The signatures below name typer in their annotations; they resolve in this module.
+    globals()["typer"] = typer
+    from .ui.startup import StartupError
+
+    app = typer.Typer(
+        name="redislab",
+        add_completion=False,
+        invoke_without_command=True,
+        no_args_is_help=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        help="Learn Redis on a complete Redis 7 engine that runs inside Python and shows "
+             "what every command costs. Without a command, opens a redis-cli style REPL; "
+             "with input piped in, runs it line by line as redis-cli does.",
+    )
+
+    def version_callback(value: bool) -> None:
+        if value:
+            typer.echo(f"redislab {__version__} (Redis 7.0 engine)")
+            raise typer.Exit()
+
+    def fail(e: Exception) -> "typer.Exit":
+        typer.echo(f"redislab: {e}", err=True)
+        return typer.Exit(1)
+
+    # Options shared by the REPL and exec, declared once.
+    raw_opt = typer.Option(None, "--raw/--no-raw",
+                           help="Print replies as redis-cli --raw does (the default when "
+                                "output is not a terminal), or force the interactive style.")
+    resp3_opt = typer.Option(False, "--resp3", "-3", help="Speak RESP3 (maps, sets, doubles).")
+    db_opt = typer.Option(0, "-n", "--db", min=0, help="Database number to select.")
+    config_opt = typer.Option(None, "--config", "-c", exists=True, dir_okay=False,
+                              help="A redis.conf file to apply at startup.")
+    maxmemory_opt = typer.Option(None, "--maxmemory", help="Memory limit, e.g. 100mb.")
+    policy_opt = typer.Option(None, "--maxmemory-policy",
+                              help="Eviction policy, e.g. allkeys-lru.")
+    appendonly_opt = typer.Option(None, "--appendonly",
+                                  help="yes or no: keep an append-only file.")
+    dir_opt = typer.Option(None, "--dir", file_okay=False,
+                           help="Working directory for RDB and AOF files.")
+    set_opt = typer.Option([], "--set", metavar="NAME=VALUE",
+                           help="Any configuration parameter, as in redis.conf (repeatable).")
+    clock_opt = typer.Option("real", "--clock",
+                             help="real, or manual (time moves only with :advance).")
+
+    @app.callback()
+    def root(
+        ctx: typer.Context,
+        version: bool = typer.Option(False, "--version", "-v", callback=version_callback,
+                                     is_eager=True, help="Show the version and exit."),
+        raw: Optional[bool] = raw_opt,
+        resp3: bool = resp3_opt,
+        db: int = db_opt,
+        config: Optional[Path] = config_opt,
+        maxmemory: Optional[str] = maxmemory_opt,
+        maxmemory_policy: Optional[str] = policy_opt,
+        appendonly: Optional[str] = appendonly_opt,
+        directory: Optional[Path] = dir_opt,
+        settings: list[str] = set_opt,
+        clock: str = clock_opt,
+        annotate: str = typer.Option("brief", "--annotate",
+                                     help="Under each reply: off, brief or full."),
+    ) -> None:
+        """Open the REPL (or run piped input) on a fresh embedded engine."""
+        try:
+            options = _options(raw, resp3, db, config, maxmemory, maxmemory_policy,
+                               appendonly, directory, settings, clock)
+            ctx.obj = options
+            if ctx.invoked_subcommand is not None:
+                return
+            if annotate not in ANNOTATE_MODES:
+                raise StartupError(f"--annotate must be off, brief or full, not {annotate!r}")
+            code = _repl_or_pipe(options, annotate)
+        except StartupError as e:
+            raise fail(e) from None
+        raise typer.Exit(code)
+
+    @app.command(
+        "exec",
+        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    )
+    def exec_(
+        ctx: typer.Context,
+        command: list[str] = typer.Argument(..., metavar="COMMAND [ARG]...",
+                                            help="The command and its arguments."),
+        raw: Optional[bool] = raw_opt,
+        resp3: bool = resp3_opt,
+        db: int = db_opt,
+        config: Optional[Path] = config_opt,
+        maxmemory: Optional[str] = maxmemory_opt,
+        maxmemory_policy: Optional[str] = policy_opt,
+        appendonly: Optional[str] = appendonly_opt,
+        directory: Optional[Path] = dir_opt,
+        settings: list[str] = set_opt,
+        clock: str = clock_opt,
+    ) -> None:
+        """Run one command on a fresh engine and print the reply as redis-cli does."""
+        from .ui.batch import exec_command
+
+        try:
+            base: Options = ctx.obj
+            mine = _options(raw, resp3, db, config, maxmemory, maxmemory_policy, appendonly,
+                            directory, settings, clock)
+            # Options given after "exec" win over those given before it.
+            options = type(base)(
+                raw=mine.raw if mine.raw is not None else base.raw,
+                resp3=mine.resp3 or base.resp3,
+                db=mine.db or base.db,
+                config_file=mine.config_file or base.config_file,
+                settings={**base.settings, **mine.settings},
+                manual_clock=mine.manual_clock or base.manual_clock,
+            )
+            code = exec_command(command, options, getattr(sys.stdout, "buffer", sys.stdout))
+        except StartupError as e:
+            raise fail(e) from None
+        raise typer.Exit(code)
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # ``redislab.cli.app`` is built on first access, so plain ``redislab`` never loads typer.
+    if name == "app":
+        built = _build_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        if len(sys.argv) == 1 and sys.stdin.isatty():
+            # The common case: straight to the REPL with default options.
+            from .ui.startup import StartupError
+
+            try:
+                sys.exit(_repl_or_pipe(_options(), "brief"))
+            except StartupError as e:
+                print(f"redislab: {e}", file=sys.stderr)
+                sys.exit(1)
+        _build_app()(prog_name="redislab")
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,189 @@
+"""What the REPL runs commands on: named clients of an in-process engine.
+
+The REPL talks to this small interface only: run a command as a client, see what the call
+did, list keys for completion. The embedded backend is the one that can also say what every
+command cost (the engine's per-call record), show events and move a manual clock; a backend
+for a real server would answer the same calls with less detail.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..engine import Blocked, CallRecord, Clock, Engine, Session
+from ..engine import introspect
+from ..engine.commands.spec import CommandSpec
+from ..engine.introspect import KeyInfo
+from .clock import ReplClock
+
+__all__ = ["Outcome", "Delivery", "EmbeddedBackend", "DEFAULT_CLIENT"]
+
+DEFAULT_CLIENT = "default"
+# Keys looked at before a command runs, so annotations can say what it is about to touch.
+PROBE_KEYS = 16
+
+
+@dataclass
+class Outcome:
+    """One command as the REPL saw it."""
+
+    client: str
+    argv: list[bytes]
+    reply: Any
+    record: CallRecord | None = None            # None when the command never ran (rejected)
+    before: dict[bytes, KeyInfo | None] = field(default_factory=dict)  # keys before it ran
+    after: dict[bytes, KeyInfo | None] = field(default_factory=dict)   # and after
+    blocked: bool = False
+    resp: int = 2
+    queued: int = 0                            # commands waiting in the client's MULTI
+
+
+@dataclass
+class Delivery:
+    """A reply or push that reached a client outside of its own command (unblocked, pub/sub)."""
+
+    client: str
+    value: Any
+    kind: str  # "unblocked" or "push"
+    resp: int = 2
+
+
+class EmbeddedBackend:
+    """Named client sessions on one in-process engine."""
+
+    kind = "embedded"
+
+    def __init__(self, engine: Engine, *, resp: int = 2, db: int = 0,
+                 factory: Callable[[Clock], Engine] | None = None) -> None:
+        self.engine = engine
+        # Builds a fresh engine on the same clock for :reset (same configuration).
+        self.factory = factory or (lambda clock: Engine(clock))
+        self.resp = resp
+        self.db = db
+        self.sessions: dict[str, Session] = {}
+        self.deliveries: deque[Delivery] = deque()
+        self._recording = False
+        self.session(DEFAULT_CLIENT)
+
+    # ------------------------------------------------------------------------------------
+    # Clients
+
+    def session(self, name: str) -> Session:
+        """The session of client ``name``, opened on first use."""
+        s = self.sessions.get(name)
+        if s is None or s.closed:
+            s = self.engine.session("" if name == DEFAULT_CLIENT else name, resp=self.resp)
+            if self.db:
+                s.select(self.db)
+            s.on_unblocked = lambda sess, reply, n=name: self._unblocked(n, sess, reply)
+            s.on_push = lambda sess, n=name: self._pushed(n, sess)
+            self.sessions[name] = s
+        return s
+
+    def client_names(self) -> list[str]:
+        return [n for n, s in self.sessions.items() if not s.closed]
+
+    def _unblocked(self, name: str, session: Session, reply: Any) -> None:
+        self.deliveries.append(Delivery(name, reply, "unblocked", session.resp))
+
+    def _pushed(self, name: str, session: Session) -> None:
+        for msg in session.drain():
+            self.deliveries.append(Delivery(name, msg, "push", session.resp))
+
+    def take_deliveries(self) -> list[Delivery]:
+        out = list(self.deliveries)
+        self.deliveries.clear()
+        return out
+
+    # ------------------------------------------------------------------------------------
+    # Recording what calls do
+
+    @property
+    def recording(self) -> bool:
+        return self._recording
+
+    @recording.setter
+    def recording(self, on: bool) -> None:
+        if on == self._recording:
+            return
+        self._recording = on
+        self.engine.recording += 1 if on else -1
+        self.engine.refresh_gate()
+
+    # ------------------------------------------------------------------------------------
+    # Running commands
+
+    def execute(self, argv: list[bytes], client: str = DEFAULT_CLIENT) -> Outcome:
+        """Run one command as ``client`` and collect what the REPL shows about it."""
+        session = self.session(client)
+        engine = self.engine
+        clock = engine.clock
+        if not getattr(clock, "manual", True):
+            # Real time passed since the last command: let periodic work catch up first.
+            engine.cron()
+        spec = engine.table.get(argv[0].decode("utf-8", "replace")) if argv else None
+        if spec is not None and spec.subcommands and len(argv) > 1:
+            spec = spec.subcommands.get(argv[1].decode("utf-8", "replace").upper(), spec)
+        before = self._probe(session, spec, argv) if self._recording else {}
+        previous = session.last_record
+        reply = session.execute_argv(argv)
+        record = session.last_record if session.last_record is not previous else None
+        after = self._probe(session, spec, argv) if self._recording else {}
+        blocked = isinstance(reply, Blocked)
+        self._pushed(client, session)
+        queued = len(session.multi) if session.multi is not None else 0
+        return Outcome(client, argv, reply, record, before, after, blocked, session.resp,
+                       queued)
+
+    def _probe(self, session: Session, spec: CommandSpec | None,
+               argv: list[bytes]) -> dict[bytes, KeyInfo | None]:
+        if spec is None or not spec.key_specs:
+            return {}
+        try:
+            positions = spec.get_keys(argv)[:PROBE_KEYS]
+        except Exception:
+            return {}
+        db = session.db
+        return {argv[p]: introspect.key_info(db, argv[p]) for p in positions}
+
+    # ------------------------------------------------------------------------------------
+    # Looking without touching
+
+    def key_names(self, client: str, prefix: bytes = b"", limit: int = 200) -> list[bytes]:
+        return introspect.key_names(self.session(client).db, prefix, limit)
+
+    def key_info(self, client: str, key: bytes) -> KeyInfo | None:
+        return introspect.key_info(self.session(client).db, key)
+
+    def key_count(self, client: str) -> int:
+        return introspect.key_count(self.session(client).db)
+
+    def db_index(self, client: str) -> int:
+        return self.session(client).db.id
+
+    # ------------------------------------------------------------------------------------
+    # Time
+
+    @property
+    def clock(self) -> ReplClock | None:
+        c = self.engine.clock
+        return c if isinstance(c, ReplClock) else None
+
+    def advance(self, seconds: float) -> None:
+        self.engine.advance(seconds)
+
+    def reset(self) -> None:
+        """Forget all data and clients: a fresh engine with the same configuration."""
+        old = self.engine
+        recording = self._recording
+        self.recording = False
+        for s in list(self.sessions.values()):
+            old.close_session(s)
+        self.engine = self.factory(old.clock)
+        self.sessions.clear()
+        self.deliveries.clear()
+        self.recording = recording
+        self.session(DEFAULT_CLIENT)
+
