@@ -246,3 +246,40 @@ def test_secret_lines_are_not_kept() -> None:
 @pytest.mark.parametrize("line", ["INFO", "COMMAND", "XINFO HELP", "DEBUG OBJECT nope"])
 def test_any_command_survives(say, line: str) -> None:  # type: ignore[no-untyped-def]
     assert say(line)
+
+
+def test_real_clock_waits_for_a_blocked_client_like_redis_cli(transcript) -> None:  # type: ignore[no-untyped-def]
+    from redislab.ui.batch import make_backend
+    from redislab.ui.startup import Options
+
+    backend = make_backend(Options())
+    clock = backend.clock
+    assert clock is not None and not clock.manual
+    waited: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        # Stands in for real time passing: the clock jumps instead of the test waiting.
+        waited.append(seconds)
+        clock.advance(seconds)
+
+    shell = Shell(backend, transcript, sleep=fake_sleep)
+    shell.handle("XREAD BLOCK 200 STREAMS s $")
+    out = transcript.take()
+    assert out.startswith("(nil)\n  ↳ O(N)")  # the reply of the command, after the wait
+    assert waited and sum(waited) >= 0.2
+    assert backend.session("default").blocked is None
+
+
+def test_ctrl_c_while_waiting_unblocks(transcript) -> None:  # type: ignore[no-untyped-def]
+    from redislab.ui.batch import make_backend
+    from redislab.ui.startup import Options
+
+    backend = make_backend(Options())
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    shell = Shell(backend, transcript, sleep=interrupted)
+    shell.handle("XREAD BLOCK 5000 STREAMS s $")
+    assert transcript.take().startswith("(interrupted: the client stopped waiting)\n")
+    assert backend.session("default").blocked is None

@@ -20,7 +20,7 @@ from prompt_toolkit.shortcuts import CompleteStyle, clear
 from ... import __version__
 from ..batch import make_backend
 from ..startup import Options
-from ..theme import Fragments, prompt_style
+from ..theme import Fragments, plain, prompt_style
 from .bindings import make_bindings
 from .completer import ReplCompleter
 from .hints import HintProcessor
@@ -38,6 +38,8 @@ def to_pt(fragments: Fragments) -> FormattedText:
 
 
 def _continuation(width: int, line_number: int, is_soft_wrap: bool) -> Any:
+    if is_soft_wrap:
+        return ""
     return FormattedText([("class:prompt.state", "...> ".rjust(width))])
 
 
@@ -48,7 +50,10 @@ def build_prompt(shell: Shell, *, input: Input | None = None,
     def toolbar() -> FormattedText:
         app = get_app_or_none()
         text = app.current_buffer.document.text_before_cursor if app is not None else ""
-        return to_pt(toolbar_fragments(shell, text))
+        try:
+            return to_pt(toolbar_fragments(shell, text))
+        except Exception:  # the toolbar must never take the prompt down
+            return FormattedText([])
 
     return PromptSession(
         message=lambda: to_pt(shell.prompt_fragments()),
@@ -57,7 +62,8 @@ def build_prompt(shell: Shell, *, input: Input | None = None,
         complete_while_typing=True,
         complete_style=CompleteStyle.COLUMN,
         bottom_toolbar=toolbar,
-        input_processors=[HintProcessor(lambda: shell.hints)],
+        input_processors=[HintProcessor(lambda: shell.hints,
+                                        lambda: len(plain(shell.prompt_fragments())))],
         history=make_history(),
         key_bindings=make_bindings(shell),
         style=prompt_style(),
@@ -82,15 +88,22 @@ def run_repl(options: Options, annotate: str = "brief", *, input: Input | None =
     shell = Shell(backend, write, raw=bool(options.raw), annotate=annotate)
     session = build_prompt(shell, input=input, output=output)
     shell.clear_screen = lambda: clear() if output is None else None
-    write([("info.dim", f"redislab {__version__} · Redis 7.0 engine · help <command> for "
-                        "Redis help, :help for the REPL, Ctrl-D to leave\n")])
+    write([("info.dim", f"redislab {__version__} · help <command> · :help · Ctrl-D to leave\n")])
+    failures = 0
     while shell.running:
         try:
             line = session.prompt()
+            failures = 0
         except KeyboardInterrupt:
             continue  # Ctrl-C drops the line being typed, as in redis-cli
         except EOFError:
             break
+        except Exception as exc:  # a broken terminal: report it instead of a traceback
+            failures += 1
+            shell.error(f"terminal error: {type(exc).__name__}: {exc}")
+            if failures >= 3:
+                return 1
+            continue
         try:
             shell.handle(line)
         except KeyboardInterrupt:

@@ -174,5 +174,12 @@ class ReplCompleter(Completer):
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
         text = document.text_before_cursor
-        for start, (insert, display, meta) in candidates(text, self.shell):
+        if not complete_event.completion_requested and (not text or text[-1].isspace()):
+            # While typing, offer candidates once a word is started; Tab offers them anywhere.
+            return
+        try:
+            found = candidates(text, self.shell)
+        except Exception:  # no completions rather than a broken prompt
+            return
+        for start, (insert, display, meta) in found:
             yield Completion(insert, start_position=start, display=display, display_meta=meta)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from prompt_toolkit.application import get_app_or_none
+from prompt_toolkit.formatted_text.utils import fragment_list_width
 from prompt_toolkit.layout.processors import Processor, Transformation, TransformationInput
 
 from .meta import find_meta
@@ -42,8 +43,10 @@ def hint_for(text: str) -> str:
 class HintProcessor(Processor):
     """Appends :func:`hint_for` of the whole input when the cursor is at its end."""
 
-    def __init__(self, enabled: Callable[[], bool], style: str = "class:hint") -> None:
+    def __init__(self, enabled: Callable[[], bool], prefix_width: Callable[[], int] = lambda: 0,
+                 style: str = "class:hint") -> None:
         self.enabled = enabled
+        self.prefix_width = prefix_width
         self.style = style
 
     def apply_transformation(self, ti: TransformationInput) -> Transformation:
@@ -54,7 +57,13 @@ class HintProcessor(Processor):
         if done or ti.lineno != doc.line_count - 1 or not doc.is_cursor_at_the_end \
                 or not self.enabled():
             return Transformation(fragments=ti.fragments)
-        hint = hint_for(doc.text)
+        try:
+            hint = hint_for(doc.text)
+        except Exception:  # a hint is a nicety: never let it break typing
+            hint = ""
+        # Like linenoise, cut the hint at the edge of the screen rather than wrap it.
+        room = ti.width - self.prefix_width() - fragment_list_width(ti.fragments) - 1
+        hint = hint[:max(0, room)]
         if not hint:
             return Transformation(fragments=ti.fragments)
         return Transformation(fragments=ti.fragments + [(self.style, hint)])

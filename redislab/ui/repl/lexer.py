@@ -58,7 +58,11 @@ class ReplLexer(Lexer):
 
     def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
         lines: list[StyleAndTextTuples] = [[]]
-        for style, text in fragments_for(document.text):
+        try:
+            frags = fragments_for(document.text)
+        except Exception:  # colouring is cosmetic: never let it break typing
+            frags = [("", document.text)]
+        for style, text in frags:
             cls = f"class:{style}" if style else ""
             parts = text.split("\n")
             for j, part in enumerate(parts):

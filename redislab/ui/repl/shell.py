@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ... import __version__
 from ...engine import blocking
-from ...protocol import ErrorReply, split_args
+from ...protocol import NO_REPLY, ErrorReply, split_args
 from .. import annotate as ann
 from .. import docs
 from ..backend import DEFAULT_CLIENT, EmbeddedBackend, Outcome
@@ -218,8 +218,17 @@ class Shell:
         history = list(self.history)
         self.history.append(outcome)
         tag = client != self.client
+        if outcome.blocked and self._waited(session):
+            # Served (or timed out) while we waited: that is the command's reply.
+            for d in self.backend.take_deliveries():
+                if d.client == client and d.kind == "unblocked" and outcome.blocked:
+                    outcome.reply, outcome.blocked = d.value, False
+                else:
+                    self.backend.deliveries.append(d)
+            if outcome.blocked and session.blocked is None:
+                outcome.reply, outcome.blocked = NO_REPLY, False  # the wait was interrupted
         if outcome.blocked:
-            self._blocked(outcome, session)
+            self._blocked_note(outcome, session)
         else:
             self.emit_reply(outcome.reply, outcome.resp, client if tag else None)
         self.emit(ann.annotate(outcome, history, self.annotate))
@@ -239,16 +248,18 @@ class Shell:
         frags.append((style, text))
         self.emit(frags)
 
-    def _blocked(self, outcome: Outcome, session: Any) -> None:
+    def _waited(self, session: Any) -> bool:
+        """With a real clock and a timeout, wait as redis-cli would; True if we did."""
         blocked = session.blocked
-        if blocked is None:
-            return
         clock = self.backend.clock
-        real = clock is not None and not clock.manual
-        if real and blocked.deadline_ms:
-            self._wait(session)
-            return
-        if not self.interactive:
+        if blocked is None or clock is None or clock.manual or not blocked.deadline_ms:
+            return False
+        self._wait(session)
+        return True
+
+    def _blocked_note(self, outcome: Outcome, session: Any) -> None:
+        blocked = session.blocked
+        if blocked is None or not self.interactive:
             return
         keys = ", ".join(k.decode("utf-8", "replace") for k in blocked.keys)
         when = "until another client writes to it"
