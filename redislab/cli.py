@@ -52,7 +52,11 @@ def _options(raw: Optional[bool] = None, resp3: bool = False, db: int = 0,
 
 
 def _repl_or_pipe(options: "Options", annotate: str) -> int:
-    """No command given: the REPL in a terminal, line-by-line execution for piped input."""
+    """No command given: the REPL in a terminal, line-by-line execution for piped input.
+
+    In a terminal nothing of the engine is imported here: the REPL loads it while its
+    prompt is already on screen.
+    """
     if not sys.stdin.isatty():
         from .ui.batch import run_piped, stdin_lines
 

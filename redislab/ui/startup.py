@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..engine import Clock, Engine
-from ..engine.config import Config, ConfigError
 from ..protocol import ErrorReply, split_args
-from .clock import ReplClock
+
+if TYPE_CHECKING:
+    from ..engine import Clock, Engine
 
 __all__ = ["StartupError", "Options", "read_config_file", "build_engine"]
 
@@ -60,12 +61,17 @@ def read_config_file(path: Path) -> list[tuple[int, str, str]]:
     return out
 
 
-def build_engine(options: Options, clock: Clock | None = None) -> Engine:
+def build_engine(options: Options, clock: "Clock | None" = None) -> "Engine":
     """A fresh engine with the configuration the options ask for.
 
     Each directive is checked first, so a bad one is reported with the file line or option
     it came from; the merged settings are then handed to ``Engine(config=...)``.
     """
+    # Imported here: the REPL shows its prompt while the engine loads in the background.
+    from ..engine import Engine
+    from ..engine.config import Config, ConfigError
+    from .clock import ReplClock
+
     directives: list[tuple[str, str, str]] = []  # (where, name, value)
     if options.config_file is not None:
         for number, name, value in read_config_file(options.config_file):

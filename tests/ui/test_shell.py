@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from redislab.ui import annotate as ann
-from redislab.ui.repl.shell import Shell, is_secret
+from redislab.ui.repl.history import is_secret
+from redislab.ui.repl.shell import Shell
 
 
 def test_reply_and_brief_annotation(say) -> None:  # type: ignore[no-untyped-def]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from prompt_toolkit.filters import is_done
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
-from ..annotate import MODES
-from .suggest import grammar, suggest
 from .words import scan
 
 if TYPE_CHECKING:
@@ -29,6 +27,8 @@ def continues(text: str) -> bool:
     sc = scan(text)
     if not sc.open_quote:
         return False
+    from .suggest import grammar, suggest
+
     s = suggest(text)
     spec = s.spec
     if spec is None:
@@ -36,7 +36,8 @@ def continues(text: str) -> bool:
     return any(a.name in _SCRIPT_ARGS for a in grammar(spec))
 
 
-def make_bindings(shell: "Shell") -> KeyBindings:
+def make_bindings(get_shell: Callable[[], "Shell | None"]) -> KeyBindings:
+    """Key bindings; ``get_shell`` gives the shell once the engine has loaded (else None)."""
     kb = KeyBindings()
 
     @kb.add("enter", filter=~is_done)
@@ -51,14 +52,19 @@ def make_bindings(shell: "Shell") -> KeyBindings:
     @kb.add("f2")
     def _hints(event: KeyPressEvent) -> None:
         """Show or hide the syntax hint."""
-        shell.hints = not shell.hints
+        shell = get_shell()
+        if shell is not None:
+            shell.hints = not shell.hints
 
     @kb.add("f3")
     def _annotate(event: KeyPressEvent) -> None:
         """Cycle the annotation line: brief, full, off."""
+        shell = get_shell()
+        if shell is None:
+            return
         order = ["brief", "full", "off"]
         nxt = order[(order.index(shell.annotate) + 1) % len(order)] \
-            if shell.annotate in MODES else "brief"
+            if shell.annotate in order else "brief"
         shell.set_annotate(nxt)
 
     @kb.add("c-l")

@@ -15,9 +15,20 @@ from pathlib import Path
 
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-from .shell import is_secret
+__all__ = ["history_path", "make_history", "FilteredFileHistory", "is_secret",
+           "SECRET_COMMANDS"]
 
-__all__ = ["history_path", "make_history", "FilteredFileHistory"]
+# Lines starting with these never reach the history file (redis-cli skips them too).
+SECRET_COMMANDS = ("auth", "hello", "acl setuser", "config set masterauth",
+                   "config set requirepass", "migrate")
+
+
+def is_secret(line: str) -> bool:
+    """Lines that must not be saved in the history file (they may carry passwords)."""
+    low = " ".join(line.strip().lower().split())
+    if low.startswith("@"):
+        low = low.split(" ", 1)[1] if " " in low else ""
+    return any(low == c or low.startswith(c + " ") for c in SECRET_COMMANDS)
 
 
 def data_dir() -> Path:

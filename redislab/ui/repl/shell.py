@@ -26,12 +26,9 @@ from ..theme import Fragments
 from .meta import find_meta, run_meta
 from .words import scan
 
-__all__ = ["Shell", "SECRET_COMMANDS"]
+__all__ = ["Shell"]
 
 HISTORY_CALLS = 50
-# Lines starting with these never reach the history file (redis-cli skips them too).
-SECRET_COMMANDS = ("auth", "hello", "acl setuser", "config set masterauth",
-                   "config set requirepass", "migrate")
 # A repeat count larger than this is refused rather than freezing the REPL.
 MAX_REPEAT = 100_000
 
@@ -321,10 +318,3 @@ class Shell:
         for spec in specs:
             self.emit(docs.command_card(spec))
 
-
-def is_secret(line: str) -> bool:
-    """Lines that must not be saved in the history file (they may carry passwords)."""
-    low = " ".join(line.strip().lower().split())
-    if low.startswith("@"):
-        low = low.split(" ", 1)[1] if " " in low else ""
-    return any(low == c or low.startswith(c + " ") for c in SECRET_COMMANDS)
