@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "client", "async_client"]
+__all__ = ["__version__", "client", "async_client", "engine_of"]
 
 
 def client(**kwargs):  # type: ignore[no-untyped-def]
@@ -30,3 +30,10 @@ def async_client(**kwargs):  # type: ignore[no-untyped-def]
     from .client import async_client as _async_client
 
     return _async_client(**kwargs)
+
+
+def engine_of(obj):  # type: ignore[no-untyped-def]
+    """The engine behind a client made by ``client()`` / ``async_client()``."""
+    from .client import engine_of as _engine_of
+
+    return _engine_of(obj)

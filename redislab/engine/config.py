@@ -7,6 +7,7 @@ and rendered back as Redis prints them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -29,22 +30,33 @@ class Param:
     maximum: int | float | None = None
     choices: tuple[str, ...] = ()
     immutable: bool = False
+    protected: bool = False        # refused by CONFIG SET unless enable-protected-configs
     sensitive: bool = False
     on_change: Callable[[Any, Any], None] | None = field(default=None, repr=False)
 
     def parse(self, text: str) -> Any:
+        """The value ``text`` stands for; raises ConfigError with Redis's reason."""
         kind = self.kind
         if kind == "bool":
             low = text.lower()
-            if low in ("yes", "1", "true"):
+            if low == "yes":
                 return True
-            if low in ("no", "0", "false"):
+            if low == "no":
                 return False
             raise ConfigError("argument must be 'yes' or 'no'")
         if kind in ("int", "memory"):
-            value = parse_memory(text) if kind == "memory" else _parse_int(text)
-            if value is None:
-                raise ConfigError("argument couldn't be parsed into an integer")
+            if kind == "memory":
+                value = memtoull(text)
+                if value is None:
+                    raise ConfigError("argument must be a memory value")
+                # The amount lands in a 64-bit variable: a type that cannot hold the full
+                # unsigned range sees a wrapped (negative) value and fails the bounds check.
+                if self.maximum is None or self.maximum < 2**63:
+                    value = value - 2**64 if value >= 2**63 else value
+            else:
+                value = _string2ll(text)
+                if value is None:
+                    raise ConfigError("argument couldn't be parsed into an integer")
             if self.minimum is not None and value < self.minimum or (
                     self.maximum is not None and value > self.maximum):
                 raise ConfigError(
@@ -62,12 +74,13 @@ class Param:
                                   + ", ".join(self.choices))
             return low
         if kind == "save":
-            parts = text.split()
+            # Split on single spaces as Redis does: doubled spaces make empty (invalid) parts.
+            parts = text.split(" ") if text else []
             if len(parts) % 2:
                 raise ConfigError("Invalid save parameters")
             rules = []
             for i in range(0, len(parts), 2):
-                s, c = _parse_int(parts[i]), _parse_int(parts[i + 1])
+                s, c = _strtoll(parts[i]), _strtoll(parts[i + 1])
                 if s is None or c is None or s < 1 or c < 0:
                     raise ConfigError("Invalid save parameters")
                 rules.append((s, c))
@@ -92,6 +105,44 @@ def _parse_int(text: str) -> int | None:
         return None
 
 
+_STRING2LL = re.compile(r"-?[1-9][0-9]*|0")
+_STRTOLL = re.compile(r"[ \t\n\r\f\v]*[+-]?[0-9]+")
+
+
+def _string2ll(text: str) -> int | None:
+    """Redis's strict integer syntax: no spaces, no plus sign, no leading zeros."""
+    if not _STRING2LL.fullmatch(text):
+        return None
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def _strtoll(text: str) -> int | None:
+    """C's strtoll where the whole string must be consumed (save rules); "" reads as 0."""
+    if not text:
+        return 0
+    if not _STRTOLL.fullmatch(text):
+        return None
+    return max(-(2**63), min(2**63 - 1, int(text)))
+
+
+def memtoull(text: str) -> int | None:
+    """A memory amount as Redis reads it: digits, then an optional unit (k, kb, m, mb, g, gb).
+
+    As in C, an overlong number saturates and the product wraps at 64 bits.
+    """
+    i = 0
+    while i < len(text) and "0" <= text[i] <= "9":
+        i += 1
+    digits, unit = text[:i], text[i:].lower()
+    mul = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+           "g": 1000**3, "gb": 1024**3}.get(unit)
+    if mul is None or len(digits) >= 128:
+        return None
+    value = min(int(digits) if digits else 0, 2**64 - 1)
+    return (value * mul) % 2**64
+
+
 def parse_memory(text: str) -> int | None:
     """Parse a memory amount as redis.conf allows (``100mb``, ``1gb``, ``4096``)."""
     t = text.strip().lower()
@@ -108,20 +159,21 @@ POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
             "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")
 
 LLMAX = 2**63 - 1
+ULLMAX = 2**64 - 1
 
 PARAMS: list[Param] = [
-    Param("maxmemory", "memory", 0, minimum=0, maximum=LLMAX),
+    Param("maxmemory", "memory", 0, minimum=0, maximum=ULLMAX),
     Param("maxmemory-policy", "enum", "noeviction", choices=POLICIES),
-    Param("maxmemory-samples", "int", 5, minimum=1, maximum=64),
+    Param("maxmemory-samples", "int", 5, minimum=1, maximum=2**31 - 1),
     Param("maxmemory-eviction-tenacity", "int", 10, minimum=0, maximum=100),
     Param("lfu-log-factor", "int", 10, minimum=0, maximum=2**31 - 1),
     Param("lfu-decay-time", "int", 1, minimum=0, maximum=2**31 - 1),
     Param("hash-max-listpack-entries", "int", 512, ("hash-max-ziplist-entries",), 0, LLMAX),
-    Param("hash-max-listpack-value", "int", 64, ("hash-max-ziplist-value",), 0, LLMAX),
+    Param("hash-max-listpack-value", "memory", 64, ("hash-max-ziplist-value",), 0, LLMAX),
     Param("zset-max-listpack-entries", "int", 128, ("zset-max-ziplist-entries",), 0, LLMAX),
-    Param("zset-max-listpack-value", "int", 64, ("zset-max-ziplist-value",), 0, LLMAX),
+    Param("zset-max-listpack-value", "memory", 64, ("zset-max-ziplist-value",), 0, LLMAX),
     Param("set-max-intset-entries", "int", 512, (), 0, LLMAX),
-    Param("list-max-listpack-size", "int", -2, ("list-max-ziplist-size",), -5, 2**31 - 1),
+    Param("list-max-listpack-size", "int", -2, ("list-max-ziplist-size",), -(2**31), 2**31 - 1),
     Param("list-compress-depth", "int", 0, (), 0, 2**31 - 1),
     Param("stream-node-max-bytes", "memory", 4096, (), 0, LLMAX),
     Param("stream-node-max-entries", "int", 100, (), 0, LLMAX),
@@ -140,7 +192,7 @@ PARAMS: list[Param] = [
     Param("bind", "string", "* -::*"),
     Param("protected-mode", "bool", True),
     Param("requirepass", "string", "", sensitive=True),
-    Param("maxclients", "int", 10000, (), 1, 2**31 - 1),
+    Param("maxclients", "int", 10000, (), 1, 2**32 - 1),
     Param("timeout", "int", 0, (), 0, 2**31 - 1),
     Param("tcp-keepalive", "int", 300, (), 0, 2**31 - 1),
     Param("proto-max-bulk-len", "memory", 512 * 1024 * 1024, (), 1024 * 1024, LLMAX),
@@ -150,16 +202,16 @@ PARAMS: list[Param] = [
     Param("slowlog-max-len", "int", 128, (), 0, LLMAX),
     Param("latency-monitor-threshold", "int", 0, (), 0, LLMAX),
     Param("busy-reply-threshold", "int", 5000, ("lua-time-limit",), 0, LLMAX),
-    Param("dir", "string", "."),
-    Param("dbfilename", "string", "dump.rdb"),
+    Param("dir", "string", ".", protected=True),
+    Param("dbfilename", "string", "dump.rdb", protected=True),
     Param("save", "save", [(3600, 1), (300, 100), (60, 10000)]),
     Param("rdbcompression", "bool", True),
-    Param("rdbchecksum", "bool", True),
+    Param("rdbchecksum", "bool", True, immutable=True),
     Param("stop-writes-on-bgsave-error", "bool", True),
     Param("appendonly", "bool", False),
     Param("appendfilename", "string", "appendonly.aof", immutable=True),
     Param("appenddirname", "string", "appendonlydir", immutable=True),
-    Param("appendfsync", "enum", "everysec", choices=("always", "everysec", "no")),
+    Param("appendfsync", "enum", "everysec", choices=("everysec", "always", "no")),
     Param("no-appendfsync-on-rewrite", "bool", False),
     Param("auto-aof-rewrite-percentage", "int", 100, (), 0, 2**31 - 1),
     Param("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, (), 0, LLMAX),
@@ -176,8 +228,12 @@ PARAMS: list[Param] = [
     Param("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning")),
     Param("logfile", "string", "", immutable=True),
     Param("daemonize", "bool", False, immutable=True),
-    Param("lua-replicate-commands", "bool", True),
-    Param("enable-debug-command", "enum", "no", choices=("no", "yes", "local")),
+    Param("enable-debug-command", "enum", "no", choices=("no", "yes", "local"),
+          immutable=True),
+    Param("enable-module-command", "enum", "no", choices=("no", "yes", "local"),
+          immutable=True),
+    Param("enable-protected-configs", "enum", "no", choices=("no", "yes", "local"),
+          immutable=True),
 ]
 
 

@@ -18,7 +18,7 @@ from . import blocking
 from .clock import Clock, ManualClock, SystemClock
 from .config import Config
 from .events import EventBus
-from .keyspace import Database
+from .keyspace import Database, unwatch_all
 
 if TYPE_CHECKING:
     from .session import Session
@@ -31,6 +31,8 @@ EXPIRE_ACCEPTABLE_STALE = 10
 # Bound on work per cron call; stands in for Redis's 25% CPU budget so runs are repeatable.
 EXPIRE_MAX_LOOPS_PER_CALL = 400
 LRU_CLOCK_MAX = (1 << 24) - 1
+# Distinct error codes INFO errorstats keeps; later new codes are not tracked, as in Redis.
+ERROR_STATS_MAX = 128
 
 
 @dataclass
@@ -55,6 +57,16 @@ class Stats:
     total_net_input_bytes: int = 0
     total_net_output_bytes: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+
+    def error_reply(self, message: str) -> None:
+        """Count an error reply, in total and by its code (INFO errorstats)."""
+        self.total_error_replies += 1
+        code = message.split(" ", 1)[0]
+        errors = self.errors
+        if code in errors:
+            errors[code] += 1
+        elif len(errors) < ERROR_STATS_MAX:
+            errors[code] = 1
 
     def reset(self) -> None:
         fresh = Stats()
@@ -118,6 +130,9 @@ class Engine:
         self.config.params["slowlog-log-slower-than"].on_change = self.slowlog.threshold_changed
         self.config.params["notify-keyspace-events"].on_change = self._notify_changed
         self.config.params["maxmemory"].on_change = lambda old, new: self.refresh_gate()
+        self.config.params["hz"].on_change = self._hz_changed
+        # DEBUG SET-ACTIVE-EXPIRE 0 turns the background expiry cycle off.
+        self.active_expire_enabled = True
         if config:
             for name, value in config.items():
                 self.config.set(name, str(value), startup=True)
@@ -141,6 +156,7 @@ class Engine:
         """A client went away: forget its blocking, watches and subscriptions."""
         with self.lock:
             blocking.forget(self, session)
+            unwatch_all(session)
             for hook in self.close_hooks:
                 hook(session)
             self.sessions.pop(session.id, None)
@@ -193,6 +209,8 @@ class Engine:
 
     def active_expire_cycle(self) -> int:
         """7.0's slow cycle: sample 20 volatile keys per loop, loop while > 10% were stale."""
+        if not self.active_expire_enabled:
+            return 0
         expired_total = 0
         now = self.now_ms()
         for db in self.dbs:
@@ -259,6 +277,10 @@ class Engine:
         self.notify_mask = flags if flags & (KEYSPACE | KEYEVENT) else 0
         if self.notify_mask:
             hub(self)
+
+    def _hz_changed(self, old: int, new: int) -> None:
+        # Redis keeps the configured frequency within 1..500 and reports the clamped value.
+        self.config.values["hz"] = min(max(new, 1), 500)
 
     def refresh_gate(self) -> None:
         """Recompute whether commands must take the careful dispatch path."""

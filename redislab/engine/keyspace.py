@@ -24,7 +24,7 @@ WRONGTYPE = ErrorReply(errors.WRONGTYPE)
 
 class Database:
     __slots__ = ("id", "engine", "data", "expires", "lru", "watched", "avg_ttl",
-                 "expire_cursor", "ready")
+                 "expire_cursor", "ready", "scan_index")
 
     def __init__(self, index: int, engine: "Engine") -> None:
         self.id = index
@@ -33,10 +33,14 @@ class Database:
         self.expires: dict[bytes, int] = {}
         # Last access per key in LRU-clock units (or LFU data), like robj.lru in Redis.
         self.lru: dict[bytes, int] = {}
-        self.watched: dict[bytes, set["Session"]] = {}
+        # WATCH: key -> {session: "the key was already expired when it was watched"}, in
+        # watch order (multi.c's watched_keys lists and watchedKey.expired).
+        self.watched: dict[bytes, dict["Session", bool]] = {}
         self.avg_ttl = 0
         self.expire_cursor = 0
         self.ready: set[bytes] = set()
+        # Keys in SCAN order; built by the first SCAN, then kept current by add and remove.
+        self.scan_index: Any = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -154,8 +158,13 @@ class Database:
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store ``value`` (setKey): overwrite, drop the TTL unless ``keep_ttl``."""
         data = self.data
+        if self.expires and key in self.expires:
+            # setKey looks the key up for writing first, so an expired one expires here.
+            self.expire_if_needed(key)
         if key not in data:
             self.ready_check(key, value)
+            if self.scan_index is not None:
+                self.scan_index.add(key)
         data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
@@ -166,6 +175,8 @@ class Database:
         self.data[key] = value
         self.lru[key] = self.engine.lru_clock
         self.ready_check(key, value)
+        if self.scan_index is not None:
+            self.scan_index.add(key)
 
     def ready_check(self, key: bytes, value: Any) -> None:
         """A key that blocked clients wait for has appeared: remember to serve them."""
@@ -197,6 +208,8 @@ class Database:
         self.lru.pop(key, None)
         if self.expires:
             self.expires.pop(key, None)
+        if self.scan_index is not None:
+            self.scan_index.discard(key)
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
@@ -223,20 +236,80 @@ class Database:
             self.touch_watchers(key)
 
     def touch_watchers(self, key: bytes) -> None:
-        for session in self.watched.get(key, ()):
+        """touchWatchedKey: make the next EXEC of every client watching ``key`` fail.
+
+        A key that was already expired when watched and is now gone has not logically
+        changed, so it only loses its mark; Redis 7.0 stops at such a key if it still exists.
+        """
+        watchers = self.watched.get(key)
+        if not watchers:
+            return
+        for session, was_expired in list(watchers.items()):
+            if was_expired:
+                if key not in self.data:
+                    watchers[session] = False
+                    continue
+                break
             session.dirty_cas = True
+            # Nothing more can happen to a dirty transaction: stop watching, as Redis does.
+            unwatch_all(session)
+
+    def touch_all_watched(self, replaced_with: "Database | None" = None) -> None:
+        """touchAllWatchedKeysInDb: this database is being emptied (FLUSHDB, FLUSHALL) or
+        swapped with ``replaced_with`` (SWAPDB)."""
+        if not self.watched:
+            return
+        other = replaced_with.data if replaced_with is not None else None
+        for key in list(self.watched):
+            exists_here = key in self.data
+            exists_there = other is not None and key in other
+            if not (exists_here or exists_there):
+                continue
+            watchers = self.watched.get(key)
+            if not watchers:
+                continue
+            for session, was_expired in list(watchers.items()):
+                if was_expired:
+                    if not exists_there:
+                        watchers[session] = False
+                        continue
+                    if replaced_with.expired(key):  # type: ignore[union-attr]
+                        continue
+                elif not exists_here and replaced_with.expired(key):  # type: ignore[union-attr]
+                    watchers[session] = True
+                    continue
+                session.dirty_cas = True
+                unwatch_all(session)
 
     def clear(self) -> int:
         """Empty the database; returns how many keys it held."""
         n = len(self.data)
-        if self.watched:
-            for key in list(self.watched):
-                if key in self.data:
-                    self.touch_watchers(key)
+        self.touch_all_watched()
         self.data = {}
         self.expires = {}
         self.lru = {}
+        self.avg_ttl = 0
+        self.expire_cursor = 0
+        self.scan_index = None
         return n
+
+    def swap_with(self, other: "Database") -> None:
+        """Exchange contents with ``other`` (SWAPDB); ids, watchers and waiters stay put."""
+        for name in ("data", "expires", "lru", "avg_ttl", "expire_cursor", "scan_index"):
+            mine = getattr(self, name)
+            setattr(self, name, getattr(other, name))
+            setattr(other, name, mine)
 
     def keys(self) -> Iterator[bytes]:
         return iter(list(self.data))
+
+
+def unwatch_all(session: "Session") -> None:
+    """unwatchAllKeys: forget every key ``session`` watches, in every database."""
+    for db, key, _ in session.watched:
+        watchers = db.watched.get(key)
+        if watchers is not None:
+            watchers.pop(session, None)
+            if not watchers:
+                del db.watched[key]
+    session.watched.clear()

@@ -201,7 +201,7 @@ class Session:
                 reply = spec.handler(self, argv)  # type: ignore[misc]
             except ErrorReply as e:
                 eng.cmd_failed[spec.id] += 1
-                eng.stats.total_error_replies += 1
+                eng.stats.error_reply(e.message)
                 reply = e
             except Exception as exc:  # a bug must not take the engine down
                 reply = self._internal_error(spec, exc)
@@ -220,7 +220,7 @@ class Session:
             else:
                 sub = spec.subcommands.get(argv[1].upper().decode("latin-1"))
                 if sub is None:
-                    eng.stats.total_error_replies += 1
+                    eng.stats.error_reply("ERR")
                     if self.multi is not None:
                         self.multi_error = True
                     return errors.unknown_subcommand(argv[1], spec.name)
@@ -233,7 +233,7 @@ class Session:
     def _reject_unknown(self, argv: list[bytes]) -> ErrorReply:
         if self.multi is not None:
             self.multi_error = True
-        self.engine.stats.total_error_replies += 1
+        self.engine.stats.error_reply("ERR")
         return errors.unknown_command(argv[0], argv[1:])
 
     def _reject(self, spec: CommandSpec, err: ErrorReply) -> ErrorReply:
@@ -241,12 +241,27 @@ class Session:
         if self.multi is not None:
             self.multi_error = True
         self.engine.cmd_rejected[spec.id] += 1
-        self.engine.stats.total_error_replies += 1
+        if spec.name == "EXEC":
+            self.engine.stats.error_reply("EXECABORT")
+            return self._abort_exec(err)
+        self.engine.stats.error_reply(err.message)
         return err
+
+    def _abort_exec(self, err: ErrorReply) -> ErrorReply:
+        """execCommandAbort: a refused EXEC ends the transaction (MULTI or not) and says why."""
+        from .keyspace import unwatch_all
+
+        self.multi = None
+        self.multi_error = False
+        self.dirty_cas = False
+        unwatch_all(self)
+        self.refresh_gate()
+        reason = err.message[4:] if err.message.startswith("ERR ") else err.message
+        return ErrorReply("EXECABORT Transaction discarded because of: " + reason)
 
     def _internal_error(self, spec: CommandSpec, exc: Exception) -> ErrorReply:
         self.engine.stats.unexpected_error_replies += 1
-        self.engine.stats.total_error_replies += 1
+        self.engine.stats.error_reply("ERR")
         self.engine.cmd_failed[spec.id] += 1
         return ErrorReply(
             f"ERR internal error in '{spec.full_name}': {type(exc).__name__}: {exc}"
@@ -310,7 +325,7 @@ class Session:
         eng.cmd_usec[i] += elapsed
         if isinstance(reply, ErrorReply):
             eng.cmd_failed[i] += 1
-            eng.stats.total_error_replies += 1
+            eng.stats.error_reply(reply.message)
         if elapsed >= eng.slowlog_us and "skip-slowlog" not in spec.flags \
                 and not self.in_script and type(reply) is not Blocked:
             eng.slowlog.add(self, argv, spec.full_name, elapsed)
