@@ -146,16 +146,41 @@ class Session:
     def execute_argv(self, argv: list[bytes]) -> Any:
         """Run one command given as a list of byte strings; the API every front end uses.
 
-        Thread-safe: the engine lock makes commands atomic across threads.
+        Thread-safe: the engine lock makes commands atomic across threads. The common case
+        (a known, non-blocking command in a session with nothing special going on) is handled
+        inline here; everything else goes through :meth:`dispatch`.
         """
         self._acquire()
         try:
+            eng = self.engine
+            spec = self._lookup(argv[0]) if argv else None
+            if spec is not None and spec.fast and not self.gate and not eng.gate:
+                a = spec.arity
+                if (len(argv) == a) if a > 0 else (len(argv) >= -a):
+                    t0 = _perf()
+                    try:
+                        reply = spec.handler(self, argv)  # type: ignore[misc]
+                    except ErrorReply as e:
+                        eng.cmd_failed[spec.id] += 1
+                        eng.stats.error_reply(e.message)
+                        reply = e
+                    except Exception as exc:  # a bug must not take the engine down
+                        reply = self._internal_error(spec, exc)
+                    us = (_perf() - t0) // 1000
+                    i = spec.id
+                    eng.cmd_calls[i] += 1
+                    eng.cmd_usec[i] += us
+                    if us >= eng.slowlog_us:
+                        eng.slowlog.add(self, argv, spec.full_name, us)
+                    if eng.ready_dbs:
+                        eng.serve_ready()
+                    return reply
             reply = self.dispatch(argv)
-            if self.engine.ready_dbs:
-                self.engine.serve_ready()
+            if eng.ready_dbs:
+                eng.serve_ready()
+            return reply
         finally:
             self._release()
-        return reply
 
     def select(self, index: int) -> None:
         self.db = self.engine.dbs[index]
