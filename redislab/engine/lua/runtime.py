@@ -1,0 +1,724 @@
+"""The engine's Lua runtime: one sandboxed Lua 5.1 state, the script cache and script runs.
+
+One :class:`Scripting` per engine (``engine.extensions["lua"]``), created on first use. It owns
+the ``lupa.lua51`` runtime with the sandbox of sandbox.lua, the EVAL script cache, the function
+libraries, the script client (Redis's "lua client": the session a script's ``redis.call`` runs
+as) and the state of the running script: its time budget, the BUSY state other clients see once
+it passes ``busy-reply-threshold``, and SCRIPT KILL / FUNCTION KILL.
+
+Python objects never enter the Lua state: the sandbox receives a few Python callables once, keeps
+them in local variables no script can reach, and every callable returns only bytes, numbers,
+booleans, None or Lua tables, and never raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Callable
+
+from lupa import lua51
+
+from ...protocol.reply import OK, ErrorReply
+from .. import errors
+from ..args import parse_int
+from . import convert, hostlibs
+from .bytecode import without_tail_calls
+from .functions import FunctionRegistry
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..session import Session
+
+log = logging.getLogger("redislab.lua")
+log.addHandler(logging.NullHandler())
+
+REDIS_VERSION = b"7.0.15"
+REDIS_VERSION_NUM = 0x07000F
+
+DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
+# VM instructions between two checks of the time budget. Redis checks every 100000; checking
+# more often keeps the time limit precise and costs about one microsecond per check.
+HOOK_COUNT = 10000
+# Worst-case steps we let the C pattern matcher take before using the interruptible one.
+PATTERN_BUDGET = 20_000_000
+PLAIN_BUDGET = 50_000_000
+# Nesting depth of a script's result before "reached lua stack limit".
+MAX_RESULT_DEPTH = 500
+# More arguments than this travel to Lua as one table instead of a vararg list.
+MAX_VARARGS = 200
+LOAD_TIMEOUT = 0.5
+# While busy, let other threads in this often (seconds), for this long.
+YIELD_INTERVAL = 0.01
+YIELD_PAUSE = 0.001
+
+BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE.")
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the dataset. "
+              "You can either wait the script termination or kill the server in a hard way "
+              "using the SHUTDOWN NOSAVE command.")
+UNKILLABLE_MASTER = ("UNKILLABLE The busy script was sent by a master instance in the context "
+                     "of replication and cannot be killed.")
+
+SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
+
+_ARGS_ERR = b"ERR Lua redis lib command arguments must be strings or integers"
+_NO_ARGS = b"ERR Please specify at least one argument for this redis lib call"
+_UNKNOWN = b"ERR Unknown Redis command called from script"
+_ARITY = b"ERR Wrong number of args calling Redis command from script"
+_NOSCRIPT = b"ERR This Redis command is not allowed from script"
+_RO_WRITE = b"ERR Write commands are not allowed from read-only scripts."
+_OUTSIDE = b"ERR redis.call/pcall can only be called inside a script invocation"
+_LOGLEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
+
+_monotonic = time.monotonic
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    raise AttributeError("access denied")
+
+
+def _source(name: str) -> bytes:
+    return resources.files(__package__).joinpath(name).read_bytes()
+
+
+@dataclass(slots=True, eq=False)
+class Script:
+    """An EVAL script in the cache."""
+
+    sha: str
+    body: bytes
+    flags: frozenset[str] | None  # None: no shebang ("compat mode")
+    fn: Any
+
+
+@dataclass(slots=True, eq=False)
+class Run:
+    """The script (or library load) running right now."""
+
+    name: str
+    is_eval: bool
+    caller: "Session | None"
+    argv: list[bytes]
+    read_only: bool = False
+    allow_oom: bool = False
+    oom_at_start: bool = False
+    load: bool = False
+    start: float = 0.0
+    write_dirty: bool = False
+    repl: int = 3
+    timed_out: bool = False
+    kill: bool = False
+    propagate: list[tuple[int, list[bytes]]] = field(default_factory=list)
+
+
+class Scripting:
+    """Lua scripting for one engine: EVAL scripts, function libraries, the running script."""
+
+    def __init__(self, engine: "Engine", max_memory: int = DEFAULT_MAX_MEMORY) -> None:
+        from ..session import Session
+
+        self.engine = engine
+        self.max_memory = max_memory
+        self.table = engine.table
+        self.scripts: dict[str, Script] = {}
+        self.bodies: dict[bytes, Script] = {}
+        self.registry = FunctionRegistry()
+        self.rand = hostlibs.Rand48()
+        self.run: Run | None = None
+        self.load_timeout = LOAD_TIMEOUT
+        # Set while a script is past busy-reply-threshold (for front ends and tests).
+        self.busy = threading.Event()
+        self._last_yield = 0.0
+        self._saved_gate: Any = None
+        ss = Session(engine, 0, name="lua")
+        ss.kind = "lua"
+        ss.in_script = True
+        ss.no_block = True
+        ss.refresh_gate()
+        self.ss = ss
+        self._lookup = self.table.lookup
+        self._start_runtime()
+        self._prev_before = engine.extensions.get("before_command")
+        engine.extensions["before_command"] = self._before_command
+
+    # ----------------------------------------------------------------------------------------
+    # The Lua state
+
+    def _start_runtime(self) -> None:
+        rt = lua51.LuaRuntime(encoding=None, source_encoding=None, register_eval=False,
+                              register_builtins=False, unpack_returned_tuples=True,
+                              attribute_filter=_deny_attributes, max_memory=self.max_memory)
+        self.rt = rt
+        self._table_from = rt.table_from
+        py = rt.table_from({
+            b"call": self._call,
+            b"tick": self._tick,
+            b"log": self._log,
+            b"setresp": self._setresp,
+            b"set_repl": self._set_repl,
+            b"acl_check": self._acl_check,
+            b"sha1hex": self._sha1hex,
+            b"random": hostlibs.protect(self.rand.random),
+            b"randomseed": hostlibs.protect(self.rand.randomseed),
+            b"bit": hostlibs.bit_op,
+            b"struct_pack": hostlibs.protect(hostlibs.struct_pack),
+            b"struct_unpack": hostlibs.protect(hostlibs.struct_unpack),
+            b"struct_size": hostlibs.protect(hostlibs.struct_size),
+            b"pack_float": hostlibs.pack_float,
+            b"unpack_float": hostlibs.unpack_float,
+            b"find": _plain_find,
+            b"patch": _patch,
+        })
+        sources = rt.table_from({
+            b"patterns": _source("patterns.lua"),
+            b"cjson": _source("cjson.lua"),
+            b"cmsgpack": _source("cmsgpack.lua"),
+            b"serialize": _source("serialize.lua"),
+        })
+        settings = rt.table_from({
+            b"hook_count": HOOK_COUNT,
+            b"pattern_budget": PATTERN_BUDGET,
+            b"plain_budget": PLAIN_BUDGET,
+            b"max_depth": MAX_RESULT_DEPTH,
+            b"version": REDIS_VERSION,
+            b"version_num": REDIS_VERSION_NUM,
+        })
+        drivers = rt.execute(_source("sandbox.lua"), py, sources, settings, name="=[sandbox]")
+        self.D = drivers
+        self._compile = drivers[b"compile"]
+        self._run_eval = drivers[b"run_eval"]
+        self._run_eval_table = drivers[b"run_eval_table"]
+        self._run_function = drivers[b"run_function"]
+        self._run_function_table = drivers[b"run_function_table"]
+        self._load_library = drivers[b"load_library"]
+        self._reset = drivers[b"reset"]
+        self._collect = drivers[b"collect"]
+
+    def memory_used(self) -> int:
+        """Bytes the Lua heap holds (used_memory_lua)."""
+        return int(self.rt.get_memory_used(total=True))
+
+    # ----------------------------------------------------------------------------------------
+    # Callbacks the sandbox makes (they never raise)
+
+    def _call(self, *args: Any) -> tuple:
+        try:
+            run = self.run
+            if run is None or run.load:
+                return 4, _OUTSIDE
+            if not args:
+                return 3, _NO_ARGS
+            argv = list(args)
+            for i in range(len(argv)):
+                a = argv[i]
+                if type(a) is not bytes:
+                    t = type(a)
+                    if t is int or t is float:
+                        argv[i] = convert.format_arg(a)
+                    else:
+                        return 3, _ARGS_ERR
+            spec = self._lookup(argv[0])
+            if spec is None:
+                return 2, _UNKNOWN
+            if spec.subcommands:
+                if len(argv) < 2:
+                    return 2, _ARITY
+                spec = spec.subcommands.get(argv[1].upper().decode("latin-1"))
+                if spec is None:
+                    return 2, _UNKNOWN
+            a = spec.arity
+            if (len(argv) != a) if a > 0 else (len(argv) < -a):
+                return 2, _ARITY
+            flags = spec.flags
+            if "noscript" in flags:
+                return 2, _NOSCRIPT
+            if spec.write or "may-replicate" in flags:
+                refusal = self._check_write(run, spec)
+                if refusal is not None:
+                    return 2, refusal
+            if spec.handler is None:
+                return 2, (b"ERR '%s' is not available in redislab"
+                           % spec.full_name.encode())
+            eng = self.engine
+            ss = self.ss
+            dirty = eng.dirty
+            reply = ss.run(spec, argv)
+            if eng.dirty != dirty:
+                self._note_write(run, argv)
+            t = type(reply)
+            if t is bytes or t is int:
+                return 0, reply
+            return convert.reply_to_lua(reply, ss.resp == 3, self._table_from)
+        except BaseException as exc:  # nothing may escape into Lua
+            log.exception("redis.call failed")
+            return 2, ("ERR internal error: %s" % type(exc).__name__).encode()
+
+    def _check_write(self, run: Run, spec: Any) -> bytes | None:
+        if run.read_only:
+            return _RO_WRITE
+        if not spec.write:
+            return None
+        eng = self.engine
+        if not run.write_dirty:
+            caller = run.caller
+            if eng.is_replica and eng.config["replica-read-only"] and \
+                    (caller is None or caller.kind != "master"):
+                return b"READONLY You can't write against a read only replica."
+            if not run.allow_oom and eng.config["maxmemory"] and run.oom_at_start and \
+                    spec.denyoom:
+                return errors.OOM.encode()
+        run.write_dirty = True
+        return None
+
+    def _note_write(self, run: Run, argv: list[bytes]) -> None:
+        ss = self.ss
+        rewritten = ss.extra.pop("propagate", None)
+        if not run.repl or not self.engine.propagate_hooks:
+            return
+        db = ss.db.id
+        for cmd in (rewritten if rewritten is not None else [argv]):
+            run.propagate.append((db, cmd))
+
+    def _tick(self) -> int:
+        try:
+            run = self.run
+            if run is None:
+                return 0
+            now = _monotonic()
+            elapsed = now - run.start
+            if run.load:
+                return 2 if self.load_timeout > 0 and elapsed > self.load_timeout else 0
+            if run.kill:
+                return 1
+            threshold = self.engine.config["busy-reply-threshold"]
+            if threshold <= 0:
+                return 0
+            if not run.timed_out:
+                if elapsed * 1000 < threshold:
+                    return 0
+                self._enter_busy(run)
+            self._let_others_in(now)
+            return 1 if run.kill else 0
+        except BaseException:
+            log.exception("script time check failed")
+            return 0
+
+    def _log(self, level: int, message: bytes) -> None:
+        try:
+            verbosity = _LOGLEVELS.get(self.engine.config["loglevel"], 2)
+            if level < verbosity:
+                return
+            text = message.decode("utf-8", "replace")
+            log.log((logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING)[level], text)
+        except BaseException:
+            pass
+
+    def _setresp(self, resp: int) -> None:
+        self.ss.resp = int(resp)
+
+    def _set_repl(self, flags: int) -> None:
+        run = self.run
+        if run is not None:
+            run.repl = int(flags)
+
+    def _acl_check(self, *args: Any) -> tuple:
+        try:
+            if not args:
+                return 4, _NO_ARGS
+            argv = []
+            for a in args:
+                t = type(a)
+                if t is bytes:
+                    argv.append(a)
+                elif t is int or t is float:
+                    argv.append(convert.format_arg(a))
+                else:
+                    return 4, _ARGS_ERR
+            spec = self._lookup(argv[0])
+            if spec is not None and spec.subcommands and len(argv) > 1:
+                spec = spec.subcommands.get(argv[1].upper().decode("latin-1"))
+            if spec is None:
+                return 4, b"ERR Invalid command passed to redis.acl_check_cmd()"
+            check = self.engine.extensions.get("acl_check")
+            run = self.run
+            user = run.caller.user if run is not None and run.caller is not None else "default"
+            allowed = True if check is None else bool(check(user, spec, argv))
+            return 0, allowed
+        except BaseException:
+            log.exception("redis.acl_check_cmd failed")
+            return 4, b"ERR internal error"
+
+    @staticmethod
+    def _sha1hex(data: bytes) -> bytes:
+        try:
+            return hashlib.sha1(data).hexdigest().encode()
+        except BaseException:
+            return b""
+
+    # ----------------------------------------------------------------------------------------
+    # BUSY: other clients while a script runs too long
+
+    def _enter_busy(self, run: Run) -> None:
+        run.timed_out = True
+        log.warning("Slow script detected: still in execution after %d milliseconds. "
+                    "You can try killing the script using the %s command. Script name is: %s.",
+                    int((_monotonic() - run.start) * 1000),
+                    "SCRIPT KILL" if run.is_eval else "FUNCTION KILL", run.name)
+        eng = self.engine
+        self._saved_gate = eng.extensions.get("gate")
+        eng.extensions["gate"] = True
+        eng.refresh_gate()
+        self._last_yield = 0.0
+        self.busy.set()
+
+    def _leave_busy(self) -> None:
+        eng = self.engine
+        if self._saved_gate is None:
+            eng.extensions.pop("gate", None)
+        else:
+            eng.extensions["gate"] = self._saved_gate
+        self._saved_gate = None
+        eng.refresh_gate()
+        self.busy.clear()
+
+    def _let_others_in(self, now: float) -> None:
+        """Release the engine lock for a moment so other threads can be told BUSY (or kill us).
+
+        Redis serves other clients from inside the script's hook once it is past the
+        threshold; here the script's thread holds the engine lock, so it hands it over briefly.
+        """
+        if now - self._last_yield < YIELD_INTERVAL:
+            return
+        lock = self.engine.lock
+        release = getattr(lock, "_release_save", None)
+        if release is None:
+            return
+        try:
+            state = release()
+        except RuntimeError:  # not held by this thread: nobody can be waiting for us
+            self._last_yield = now
+            return
+        try:
+            time.sleep(YIELD_PAUSE)
+        finally:
+            lock._acquire_restore(state)  # type: ignore[attr-defined]
+        self._last_yield = _monotonic()
+
+    def _before_command(self, session: "Session", spec: Any, argv: list[bytes]) -> Any:
+        run = self.run
+        if run is not None and run.timed_out and session is not self.ss \
+                and "allow-busy" not in spec.flags:
+            return ErrorReply(BUSY_EVAL if run.is_eval else BUSY_FUNCTION)
+        prev = self._prev_before
+        if prev is not None:
+            return prev(session, spec, argv)
+        return None
+
+    def kill(self, is_eval: bool) -> Any:
+        """SCRIPT KILL (``is_eval``) or FUNCTION KILL."""
+        run = self.run
+        if run is None or run.load:
+            raise ErrorReply(NOTBUSY)
+        if run.caller is not None and run.caller.kind == "master":
+            raise ErrorReply(UNKILLABLE_MASTER)
+        if run.write_dirty:
+            raise ErrorReply(UNKILLABLE)
+        if is_eval and not run.is_eval:
+            raise ErrorReply(BUSY_FUNCTION)
+        if not is_eval and run.is_eval:
+            raise ErrorReply(BUSY_EVAL)
+        run.kill = True
+        return OK
+
+    def request_kill(self) -> bool:
+        """Ask the running script to stop (for a front end's Ctrl-C); True if one was running."""
+        run = self.run
+        if run is None or run.load or run.write_dirty:
+            return False
+        run.kill = True
+        return True
+
+    # ----------------------------------------------------------------------------------------
+    # EVAL scripts
+
+    def get_script(self, body: bytes) -> Script:
+        """The cached script for ``body``, compiling it on first sight (luaCreateFunction)."""
+        script = self.bodies.get(body)
+        if script is not None:
+            return script
+        sha = hashlib.sha1(body).hexdigest()
+        script = self.scripts.get(sha)
+        if script is None:
+            flags, skip = parse_shebang(body)
+            fn = self._compile_source(body[skip:], b"@user_script", False,
+                                      "ERR Error compiling script (new function): ")
+            script = Script(sha, body, flags, fn)
+            self.scripts[sha] = script
+        self.bodies[body] = script
+        return script
+
+    def _compile_source(self, code: bytes, chunkname: bytes, for_functions: bool,
+                        prefix: str) -> Any:
+        try:
+            result = self._compile(code, chunkname, for_functions)
+        except lua51.LuaError as exc:
+            self._reset()
+            raise ErrorReply(prefix + ("not enough memory" if isinstance(exc, MemoryError)
+                                       else str(exc))) from None
+        if type(result) is tuple:
+            msg = result[1] if len(result) > 1 else b""
+            raise ErrorReply(prefix + convert.c_text(msg or b"").decode("utf-8",
+                                                                         "surrogateescape"))
+        return result
+
+    def script_exists(self, sha: bytes) -> bool:
+        return sha.decode("latin-1").lower() in self.scripts
+
+    def flush_scripts(self) -> None:
+        self.scripts.clear()
+        self.bodies.clear()
+        try:
+            self._collect()
+        except lua51.LuaError:
+            self._reset()
+
+    def eval(self, c: "Session", argv: list[bytes], by_sha: bool, ro: bool) -> Any:
+        numkeys = parse_int(argv[2])
+        if numkeys is None:
+            raise ErrorReply(errors.NOT_INTEGER)
+        if numkeys > len(argv) - 3:
+            raise ErrorReply("ERR Number of keys can't be greater than number of args")
+        if numkeys < 0:
+            raise ErrorReply("ERR Number of keys can't be negative")
+        if by_sha:
+            script = self.scripts.get(argv[1].decode("latin-1").lower())
+            if script is None:
+                raise ErrorReply(errors.NOSCRIPT)
+        else:
+            script = self.get_script(argv[1])
+        self._check_flags(c, script.flags, ro)
+        return self._execute(c, script.sha, True, script.fn, numkeys, argv, script.flags, ro)
+
+    def fcall(self, c: "Session", argv: list[bytes], ro: bool) -> Any:
+        f = self.registry.functions.get(argv[1].lower())
+        if f is None:
+            raise ErrorReply("ERR Function not found")
+        numkeys = parse_int(argv[2])
+        if numkeys is None:
+            raise ErrorReply("ERR Bad number of keys provided")
+        if numkeys > len(argv) - 3:
+            raise ErrorReply("ERR Number of keys can't be greater than number of args")
+        if numkeys < 0:
+            raise ErrorReply("ERR Number of keys can't be negative")
+        flags = frozenset(f.flags)
+        self._check_flags(c, flags, ro)
+        return self._execute(c, f.name, False, f.fn, numkeys, argv, flags, ro)
+
+    def _out_of_memory(self) -> bool:
+        eng = self.engine
+        limit = eng.config["maxmemory"]
+        if not limit:
+            return False
+        used = eng.extensions.get("used_memory")
+        return used is not None and used() > limit
+
+    def _check_flags(self, c: "Session", flags: frozenset[str] | None, ro: bool) -> None:
+        """scriptPrepareForRun's checks of the declared flags."""
+        eng = self.engine
+        if flags is None:
+            return
+        if "no-cluster" in flags and eng.config["cluster-enabled"]:
+            raise ErrorReply("ERR Can not run script on cluster, 'no-cluster' flag is set.")
+        if "no-writes" not in flags:
+            if eng.is_replica and eng.config["replica-read-only"] and c.kind != "master":
+                raise ErrorReply("READONLY Can not run script with write flag on readonly replica")
+            if ro:
+                raise ErrorReply("ERR Can not execute a script with write flag using *_ro command.")
+        if "allow-oom" not in flags and "no-writes" not in flags and self._out_of_memory():
+            raise ErrorReply("OOM allow-oom flag is not set on the script, can not run it when "
+                             "used memory > 'maxmemory'")
+
+    def _execute(self, c: "Session", name: str, is_eval: bool, fn: Any, numkeys: int,
+                 argv: list[bytes], flags: frozenset[str] | None, ro: bool) -> Any:
+        eng = self.engine
+        ss = self.ss
+        compat = flags is None
+        run = Run(name, is_eval, c, argv,
+                  read_only=ro or (not compat and "no-writes" in flags),  # type: ignore[operator]
+                  allow_oom=not compat and "allow-oom" in flags,  # type: ignore[operator]
+                  oom_at_start=bool(eng.config["maxmemory"]) and self._out_of_memory(),
+                  start=_monotonic())
+        ss.db = c.db
+        ss.resp = 2
+        ss.user = c.user
+        ss.record = c.record
+        frozen = eng.frozen_ms
+        if frozen is None:
+            eng.frozen_ms = eng.clock.time_ms()
+        self.run = run
+        try:
+            args = argv[3:]
+            if is_eval:
+                if len(args) <= MAX_VARARGS:
+                    res = self._run_eval(fn, numkeys, *args)
+                else:
+                    res = self._run_eval_table(fn, numkeys, self._table_from(args))
+            else:
+                if len(args) <= MAX_VARARGS:
+                    res = self._run_function(fn, numkeys, *args)
+                else:
+                    res = self._run_function_table(fn, numkeys, self._table_from(args))
+        except lua51.LuaError as exc:
+            self._safe_reset()
+            res = (3, b"not enough memory" if isinstance(exc, MemoryError)
+                   else str(exc).encode("utf-8", "surrogateescape"), None, None)
+        finally:
+            self.run = None
+            eng.frozen_ms = frozen
+            ss.record = None
+            if run.timed_out:
+                self._leave_busy()
+        reply = self._result(res, name, ss.resp == 3)
+        if run.propagate:
+            self._propagate(c, run)
+        return reply
+
+    def _safe_reset(self) -> None:
+        try:
+            self._reset()
+        except lua51.LuaError:
+            log.exception("could not reset the Lua runtime")
+
+    @staticmethod
+    def _result(res: Any, name: str, resp3: bool) -> Any:
+        kind = res[0]
+        if kind == 0:
+            return convert.scalar_result(res[1], resp3)
+        if kind == 1:
+            return convert.decode_result(res[1], resp3)
+        if kind == 2:
+            return convert.script_error(res[1], res[2], res[3], name)
+        return convert.run_failure(res[1], name)
+
+    def _propagate(self, c: "Session", run: Run) -> None:
+        """Effects replication: the script's writes, wrapped in MULTI/EXEC when more than one."""
+        cmds: list[list[bytes]] = []
+        db = c.db.id
+        for cmd_db, cmd in run.propagate:
+            if cmd_db != db:
+                cmds.append([b"SELECT", b"%d" % cmd_db])
+                db = cmd_db
+            cmds.append(cmd)
+        if db != c.db.id:
+            cmds.append([b"SELECT", b"%d" % c.db.id])
+        if len(run.propagate) > 1 and not c.in_exec:
+            cmds = [[b"MULTI"]] + cmds + [[b"EXEC"]]
+        c.extra["propagate"] = cmds
+
+    # ----------------------------------------------------------------------------------------
+    # Function libraries
+
+    def create_library(self, name: str, code: bytes, body: bytes) -> list[tuple]:
+        """Compile and run a library body; returns (name, fn, flags, description) per function."""
+        fn = self._compile_source(body, b"@user_function", True, "ERR Error compiling function: ")
+        run = Run(name, False, None, [], load=True, start=_monotonic())
+        self.run = run
+        try:
+            result = self._load_library(fn)
+        except lua51.LuaError as exc:
+            self._safe_reset()
+            result = (False, b"not enough memory" if isinstance(exc, MemoryError)
+                      else str(exc).encode())
+        finally:
+            self.run = None
+        ok, payload = result
+        if not ok:
+            text = "(null)" if payload is None else \
+                convert.c_text(payload).decode("utf-8", "surrogateescape")
+            raise ErrorReply("ERR Error registering functions: " + text)
+        out = []
+        for i in range(1, len(payload) + 1):
+            entry = payload[i]
+            fname = entry[1].decode("utf-8", "surrogateescape")
+            flags_table = entry[3]
+            flags = [flags_table[j].decode() for j in range(1, len(flags_table) + 1)]
+            desc = entry[4]
+            out.append((fname, entry[2], flags, desc))
+        return out
+
+
+def _patch(dump: bytes) -> Any:
+    try:
+        return without_tail_calls(dump)
+    except BaseException:
+        return None
+
+
+def _plain_find(s: bytes, p: bytes, offset: int) -> Any:
+    try:
+        at = s.find(p, int(offset))
+        return None if at < 0 else at
+    except BaseException:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The EVAL shebang
+
+def parse_shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
+    """evalExtractShebangFlags: (flags or None for no shebang, length of the shebang line)."""
+    from ...protocol.resp import split_args
+
+    if not body.startswith(b"#!"):
+        return None, 0
+    z = body.find(b"\0")
+    visible = body if z < 0 else body[:z]
+    end = visible.find(b"\n")
+    if end < 0:
+        raise ErrorReply("ERR Invalid script shebang")
+    parts = split_args(body[:end])
+    if not parts:
+        raise ErrorReply("ERR Invalid engine in script shebang")
+    if parts[0] != b"#!lua":
+        raise ErrorReply("ERR Unexpected engine in script shebang: " + _text(parts[0]))
+    flags: set[str] = set()
+    for part in parts[1:]:
+        if part.startswith(b"flags="):
+            listed = part[6:]
+            if not listed:
+                continue
+            for flag in listed.split(b","):
+                name = _text(flag)
+                if name not in SCRIPT_FLAGS:
+                    raise ErrorReply("ERR Unexpected flag in script shebang: " + name)
+                flags.add(name)
+        else:
+            raise ErrorReply("ERR Unknown lua shebang option: " + _text(part))
+    return frozenset(flags), end
+
+
+def _text(data: bytes) -> str:
+    return convert.c_text(data).decode("utf-8", "surrogateescape")
+
+
+def scripting(engine: "Engine") -> Scripting:
+    """The engine's Lua scripting, created on first use."""
+    s = engine.extensions.get("lua")
+    if s is None:
+        with engine.lock:
+            s = engine.extensions.get("lua")
+            if s is None:
+                s = Scripting(engine)
+                engine.extensions["lua"] = s
+    return s  # type: ignore[no-any-return]
+
+
+__all__ = ["Scripting", "Script", "Run", "scripting", "parse_shebang", "BUSY_EVAL",
+           "BUSY_FUNCTION", "Callable"]
