@@ -93,6 +93,13 @@ try:
 except ImportError:  # pragma: no cover
     _AsyncHiredisParser = ()  # type: ignore[assignment,misc]
 
+try:
+    import hiredis as _hiredis
+
+    _HIREDIS_PUSH: type | None = getattr(_hiredis, "PushNotification", None)
+except ImportError:
+    _HIREDIS_PUSH = None
+
 _SENTINEL = getattr(_conn, "SENTINEL", object())
 _MaxConnectionsError = getattr(redis.exceptions, "MaxConnectionsError", RedisConnectionError)
 _SERVER_CLOSED = "Connection closed by server."
@@ -414,6 +421,14 @@ def _sync_equivalent(parser: Any) -> type:
     return getattr(_conn, "_RESP3Parser", type(parser))
 
 
+def _push_router(parser: Any) -> Callable[[Any], Any] | None:
+    """The parser's entry point for a push: its router since redis-py 5.1, before that the
+    pub/sub push handler itself."""
+    if hasattr(parser, "pubsub_push_handler_func"):
+        return getattr(parser, "handle_push_response", None)
+    return getattr(parser, "push_handler_func", None)
+
+
 def _error_text(e: ErrorReply) -> str:
     """The error's text as a parser reads it off the wire (one line, UTF-8 with replacement)."""
     msg = e.message
@@ -462,6 +477,8 @@ def _make_converter(resp3: bool, decode: bool, encoding: str, errors: str, hired
                     append(x.decode(encoding, errors) if decode else x)
                 elif tx is int or x is None:
                     append(x)
+                elif tx is Double and resp3:
+                    append(float(x))
                 else:
                     append(conv(x))
             return out
@@ -624,17 +641,20 @@ class _EngineLink:
 
     def _argv(self, args: tuple[Any, ...]) -> list[bytes]:
         """Split and encode a command as redis-py's packer would send it."""
-        if not self._fast_args or not args:
+        try:
+            head = _HEADS.get(args[0])
+        except (TypeError, IndexError):
             return self._argv_slow(args)
-        head = _HEADS.get(args[0]) if type(args[0]) in (str, bytes) else None
-        if head is None:
-            head = _head(args[0])
+        if head is None or not self._fast_args:
+            head = _head(args[0]) if self._fast_args else None
             if head is None:
                 return self._argv_slow(args)
-        argv = list(head)
+        argv = [*head]
+        if len(args) == 1:
+            return argv
         append = argv.append
         enc, errs = self._str_encoding
-        for a in args[1:] if len(args) > 1 else ():
+        for a in args[1:]:
             t = type(a)
             if t is bytes:
                 append(a)
@@ -673,7 +693,10 @@ class _EngineLink:
             self._pending.append(_Deferred(argv))
             self._deferred += 1
             return
-        reply = session.execute_argv(argv)
+        self._queue(session, session.execute_argv(argv))
+
+    def _queue(self, session: Session, reply: Any) -> None:
+        """Queue what one command answered, with whatever it changed about the connection."""
         pending = self._pending
         if session.resp != self._send_resp:
             self._send_resp = session.resp
@@ -886,9 +909,20 @@ class EngineConnection(_EngineLink, _conn.AbstractConnection):
         if self.health_check_interval and kwargs.get("check_health", True):
             self.check_health()
         argv = self._argv(args)
+        session = self._session
         self._lock_acquire()
         try:
-            self._run_locked(argv)
+            if session is not None and self._blocked_slot is None and not session.closed:
+                reply = session.execute_argv(argv)
+                t = type(reply)
+                if (t is bytes or t is int or t is Status or reply is None) \
+                        and session.resp == self._send_resp and not session.closed \
+                        and not session.close_after_reply:
+                    self._pending.append(reply)
+                else:
+                    self._queue(session, reply)
+            else:
+                self._run_locked(argv)
         finally:
             self._lock_release()
 
@@ -950,6 +984,23 @@ class EngineConnection(_EngineLink, _conn.AbstractConnection):
 
     def read_response(self, disable_decoding: bool = False, *, timeout: Any = _SENTINEL,
                       disconnect_on_error: bool = True, push_request: bool = False) -> Any:
+        pending = self._pending
+        if pending:
+            # The common replies, straight off the queue.
+            item = pending.popleft()
+            t = type(item)
+            if t is bytes or t is int or item is None:
+                if self.health_check_interval:
+                    self.next_health_check = time.monotonic() + self.health_check_interval
+                if t is bytes and self._decode and not disable_decoding:
+                    return item.decode(self._encoding, self._encoding_errors)
+                return item
+            pending.appendleft(item)
+        return self._read_response(disable_decoding, timeout, disconnect_on_error,
+                                   push_request)
+
+    def _read_response(self, disable_decoding: bool, timeout: Any, disconnect_on_error: bool,
+                       push_request: bool) -> Any:
         try:
             while True:
                 item = self._take()
@@ -1005,13 +1056,14 @@ class EngineConnection(_EngineLink, _conn.AbstractConnection):
         parser = self._parser
         value = conv(Push(item))
         if _HiredisParser and isinstance(parser, _HiredisParser):
-            push_type = getattr(parser, "_hiredis_PushNotificationType", None)
-            if push_type is None:
-                return False, value  # older hiredis hands pushes over as plain arrays
-            value = push_type(value)
-        if not hasattr(parser, "handle_push_response"):
+            if _HIREDIS_PUSH is not None:
+                value = _HIREDIS_PUSH(value)
+            if getattr(parser, "_hiredis_PushNotificationType", None) is None:
+                return False, value  # this redis-py hands hiredis pushes over as replies
+        handler = _push_router(parser)
+        if handler is None:
             return False, value
-        result = parser.handle_push_response(value)
+        result = handler(value)
         if push_request and self.protocol in (3, "3"):
             return False, result
         return True, None
@@ -1055,7 +1107,8 @@ class EngineConnectionPool(_conn.ConnectionPool):
                 self._in_use_connections.remove(connection)
             except KeyError:
                 return
-            if connection.should_reconnect():
+            should_reconnect = getattr(connection, "should_reconnect", None)
+            if should_reconnect is not None and should_reconnect():
                 connection.disconnect()
             self._available_connections.append(connection)
 
@@ -1253,13 +1306,16 @@ class AsyncEngineConnection(_EngineLink, _aconn.AbstractConnection):
         parser = self._parser
         value = conv(Push(item))
         if _AsyncHiredisParser and isinstance(parser, _AsyncHiredisParser):
-            push_type = getattr(parser, "_hiredis_PushNotificationType", None)
-            if push_type is None:
+            if _HIREDIS_PUSH is not None:
+                value = _HIREDIS_PUSH(value)
+            if getattr(parser, "_hiredis_PushNotificationType", None) is None:
                 return False, value
-            value = push_type(value)
-        if not hasattr(parser, "handle_push_response"):
+        handler = _push_router(parser)
+        if handler is None:
             return False, value
-        result = await parser.handle_push_response(value)
+        result = handler(value)
+        if inspect.isawaitable(result):
+            result = await result
         if push_request and self.protocol in (3, "3"):
             return False, result
         return True, None
@@ -1300,7 +1356,8 @@ class AsyncEngineConnectionPool(_aconn.ConnectionPool):
             self._in_use_connections.remove(connection)
         except KeyError:
             return
-        if connection.should_reconnect():
+        should_reconnect = getattr(connection, "should_reconnect", None)
+        if should_reconnect is not None and should_reconnect():
             await connection.disconnect()
         self._available_connections.append(connection)
 

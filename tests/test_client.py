@@ -161,9 +161,17 @@ def _outcome(fn: Callable[[], Any]) -> Any:
         return ("raised", type(e).__name__, str(e))
 
 
+def _checkout(r: redis.Redis) -> Any:
+    """A connection from the client's pool (redis-py before 5.3 wants a command name)."""
+    try:
+        return r.connection_pool.get_connection()
+    except TypeError:
+        return r.connection_pool.get_connection("_")
+
+
 def _raw(r: redis.Redis, *args: Any, **read: Any) -> Any:
     """One command at the connection level: the parser's output, before response callbacks."""
-    conn = r.connection_pool.get_connection()
+    conn = _checkout(r)
     try:
         conn.send_command(*args)
         return conn.read_response(**read)
@@ -221,7 +229,7 @@ def test_each_connection_is_one_engine_session() -> None:
     r = redislab.client(engine=engine)
     r.set("k", "v")
     assert len(engine.sessions) == 1
-    conns = [r.connection_pool.get_connection() for _ in range(3)]
+    conns = [_checkout(r) for _ in range(3)]
     assert len(engine.sessions) == 3
     assert len({c._session.id for c in conns}) == 3
     for c in conns:
@@ -313,26 +321,26 @@ def test_keys_expire_on_the_engine_clock() -> None:
     assert r.exists("other") == 0
 
 
-def test_arguments_are_encoded_as_redis_py_encodes_them() -> None:
-    r = redislab.client()
-    r.set("f", 0.1 + 0.2)
-    r.set("i", 10**20)
-    r.set("m", memoryview(b"mem"))
-    r.set("ba", bytearray(b"arr"))
-    assert r.mget("f", "i", "m", "ba") == [b"0.30000000000000004", b"100000000000000000000",
-                                           b"mem", b"arr"]
+def test_arguments_are_encoded_as_redis_py_encodes_them(redis_server: Any) -> None:
+    ours, theirs = _pair(redis_server, 2, "default", False)
+    values = [0.1 + 0.2, 10**20, -7, 1e-5, "héllo", b"\x00\xff", memoryview(b"mem"),
+              bytearray(b"arr"), True, None, 2.5j]
+    for i, value in enumerate(values):
+        for r in (ours, theirs):
+            r.delete(f"k{i}")
+        expected = _outcome(lambda: (theirs.set(f"k{i}", value), theirs.get(f"k{i}")))
+        got = _outcome(lambda: (ours.set(f"k{i}", value), ours.get(f"k{i}")))
+        assert got == expected, f"{value!r}: {got!r} != {expected!r}"
     with pytest.raises(DataError):
-        r.set("b", True)
-    with pytest.raises(DataError):
-        r.set("x", None)  # type: ignore[arg-type]
+        ours.set("b", True)
     # The command name may carry words of its own, split as redis-py splits them.
-    assert r.execute_command("SET x 1") == b"OK"  # no response callback for that name
-    assert r.execute_command(b"GET", "x") == b"1"
+    assert ours.execute_command("SET x 1") == b"OK"  # no response callback for that name
+    assert ours.execute_command(b"GET", "x") == b"1"
 
 
 def test_protocol_errors_in_raw_frames_close_the_connection() -> None:
     r = redislab.client(protocol=2, retry=_no_retry())
-    conn = r.connection_pool.get_connection()
+    conn = _checkout(r)
     conn.send_packed_command(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n")
     assert conn.read_response() is None
     assert conn.read_response() == b"PONG"
@@ -421,9 +429,11 @@ def test_reply_shapes_match_redis_py_on_real_redis(redis_server: Any, monkeypatc
 def test_handshake_matches_real_redis(redis_server: Any, protocol: int, parser: str,
                                       decode: bool) -> None:
     ours, theirs = _pair(redis_server, protocol, parser, decode)
-    mine = ours.connection_pool.get_connection()
-    real = theirs.connection_pool.get_connection()
+    mine = _checkout(ours)
+    real = _checkout(theirs)
     assert type(mine._parser) is type(real._parser)
+    if not hasattr(mine, "handshake_metadata"):  # redis-py < 5.1 keeps no record
+        return
     if protocol == 3:
         drop = ("id", b"id", "modules", b"modules", "version", b"version")
         keys_mine = {k: v for k, v in mine.handshake_metadata.items() if k not in drop}
@@ -490,7 +500,7 @@ def _corpus() -> list[tuple[str, Callable[[redis.Redis], Any]]]:
             ("sismember", lambda r: r.sismember("st", "a")),
             ("smismember", lambda r: r.smismember("st", ["a", "z"])),
             ("scard", lambda r: r.scard("st")),
-            ("smembers", lambda r: r.smembers("st")),
+            ("smembers", lambda r: sorted(r.smembers("st"))),  # the order is the hash's
         ]
     if _has("ZADD"):
         calls += [
@@ -883,7 +893,8 @@ def test_single_connection_client() -> None:
 
 def test_server_side_close_reconnects_through_redis_py_retry() -> None:
     engine = Engine()
-    r = redislab.client(engine=engine, retry=Retry(NoBackoff(), 1))
+    r = redislab.client(engine=engine, retry=Retry(NoBackoff(), 1),
+                        retry_on_error=[ConnectionError])
     r.set("k", "v")
     (session,) = engine.sessions.values()
     engine.close_session(session)  # as CLIENT KILL would
@@ -906,11 +917,11 @@ def test_server_side_close_without_retry_raises_connection_error() -> None:
 def test_unread_replies_are_not_handed_to_the_next_user() -> None:
     engine = Engine()
     r = redislab.client(engine=engine)
-    conn = r.connection_pool.get_connection()
+    conn = _checkout(r)
     conn.send_command("GET", "never-read")
     first = conn._session
     r.connection_pool.release(conn)
-    again = r.connection_pool.get_connection()
+    again = _checkout(r)
     assert again is conn and again._session is not first
     assert not again._pending
     r.connection_pool.release(again)
@@ -920,7 +931,7 @@ def test_health_check_sends_ping() -> None:
     engine = Engine()
     r = redislab.client(engine=engine, health_check_interval=30)
     r.set("k", "v")
-    conn = r.connection_pool.get_connection()
+    conn = _checkout(r)
     ping = _spec("PING")
     before = engine.cmd_calls[ping.id]
     conn.next_health_check = 0  # as if the interval had passed
@@ -931,16 +942,16 @@ def test_health_check_sends_ping() -> None:
 
 def test_max_connections() -> None:
     r = redislab.client(max_connections=1)
-    held = r.connection_pool.get_connection()
+    held = _checkout(r)
     with pytest.raises(ConnectionError):
-        r.connection_pool.get_connection()
+        _checkout(r)
     r.connection_pool.release(held)
 
 
 def test_noauth_error_is_an_authentication_error_and_disconnects(monkeypatch: Any) -> None:
     monkeypatch.setattr(_spec("DEBUG"), "handler", _debug_protocol)
     r = redislab.client(protocol=2, retry=_no_retry())
-    conn = r.connection_pool.get_connection()
+    conn = _checkout(r)
     first = conn._session
     conn.send_command("DEBUG", "PROTOCOL", "first-noauth")
     with pytest.raises(AuthenticationError):
@@ -1036,7 +1047,7 @@ def test_module_is_callable_as_the_package_function() -> None:
 
 def test_engine_connection_repr_names_the_engine() -> None:
     r = redislab.client(client_name="x")
-    conn = r.connection_pool.get_connection()
+    conn = _checkout(r)
     assert isinstance(conn, EngineConnection)
     assert "engine=" in repr(conn) and "client_name=x" in repr(conn)
     r.connection_pool.release(conn)
