@@ -496,11 +496,13 @@ new_instance = function()
   end
   m.encode_max_depth = function(...)
     check_args(select('#', ...), 1, 2)
-    return integer_option(cfg, 'encode_max_depth', (...), 1, INT_MAX, 2)
+    local r = integer_option(cfg, 'encode_max_depth', (...), 1, INT_MAX, 2)
+    return r
   end
   m.decode_max_depth = function(...)
     check_args(select('#', ...), 1, 2)
-    return integer_option(cfg, 'decode_max_depth', (...), 1, INT_MAX, 2)
+    local r = integer_option(cfg, 'decode_max_depth', (...), 1, INT_MAX, 2)
+    return r
   end
   m.encode_number_precision = function(...)
     check_args(select('#', ...), 1, 2)
@@ -510,15 +512,18 @@ new_instance = function()
   end
   m.encode_keep_buffer = function(...)
     check_args(select('#', ...), 1, 2)
-    return enum_option(cfg, 'encode_keep_buffer', (...), 1, nil, 2)
+    local r = enum_option(cfg, 'encode_keep_buffer', (...), 1, nil, 2)
+    return r
   end
   m.encode_invalid_numbers = function(...)
     check_args(select('#', ...), 1, 2)
-    return enum_option(cfg, 'encode_invalid_numbers', (...), 1, {'off', 'on', 'null'}, 2)
+    local r = enum_option(cfg, 'encode_invalid_numbers', (...), 1, {'off', 'on', 'null'}, 2)
+    return r
   end
   m.decode_invalid_numbers = function(...)
     check_args(select('#', ...), 1, 2)
-    return enum_option(cfg, 'decode_invalid_numbers', (...), 1, nil, 2)
+    local r = enum_option(cfg, 'decode_invalid_numbers', (...), 1, nil, 2)
+    return r
   end
   m.new = function() return (new_instance()) end
   m.null = NULL

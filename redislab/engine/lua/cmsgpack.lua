@@ -7,8 +7,8 @@
 local H = ...
 local raise, argerror = H.raise, H.argerror
 local pack_float, unpack_float = H.pack_float, H.unpack_float
-local type, next, select, tonumber, tostring, unpack = type, next, select, tonumber, tostring,
-  unpack
+local type, next, select, tonumber, tostring, unpack, error = type, next, select, tonumber,
+  tostring, unpack, error
 local floor = math.floor
 local byte, char, sub = string.byte, string.char, string.sub
 local concat = table.concat
@@ -155,10 +155,6 @@ local function uint(s, i, width)
   return n
 end
 
-local function uint64(s, i)
-  return uint(s, i, 4) * TWO32 + uint(s, i + 4, 4)
-end
-
 local function int64(s, i)
   local hi = uint(s, i, 4)
   if hi >= 2147483648 then hi = hi - TWO32 end
@@ -240,8 +236,9 @@ decode_value = function(st)
     if v >= 2147483648 then v = v - TWO32 end
     consume(st, 5)
   elseif c == 0xcf then
+    -- Redis pushes a uint64 through lua_pushinteger: it arrives as a signed number.
     if not need(st, 9) then return nil end
-    v = uint64(s, p + 1) consume(st, 9)
+    v = int64(s, p + 1) consume(st, 9)
   elseif c == 0xd3 then
     if not need(st, 9) then return nil end
     v = int64(s, p + 1) consume(st, 9)

@@ -204,18 +204,8 @@ def bit_op(op: bytes, *args: float) -> Any:
         if op == b"bswap":
             b = tobit(args[0])
             return _signed(int.from_bytes(b.to_bytes(4, "little"), "big"))
-        b, n = tobit(args[0]), tobit(args[1]) & 31
-        if op == b"lshift":
-            return _signed(b << n)
-        if op == b"rshift":
-            return _signed(b >> n)
-        if op == b"arshift":
-            return _signed(_signed(b) >> n)
-        if op == b"rol":
-            return _signed((b << n) | (b >> ((32 - n) & 31))) if n else _signed(b)
-        if op == b"ror":
-            return _signed((b >> n) | (b << ((32 - n) & 31))) if n else _signed(b)
         if op == b"tohex":
+            b = tobit(args[0])
             n = 8 if len(args) < 2 else _signed(tobit(args[1]))
             digits = "0123456789abcdef"
             if n == -(1 << 31):
@@ -229,6 +219,17 @@ def bit_op(op: bytes, *args: float) -> Any:
                 out.append(digits[b & 15])
                 b >>= 4
             return "".join(reversed(out)).encode()
+        b, n = tobit(args[0]), tobit(args[1]) & 31
+        if op == b"lshift":
+            return _signed(b << n)
+        if op == b"rshift":
+            return _signed(b >> n)
+        if op == b"arshift":
+            return _signed(_signed(b) >> n)
+        if op == b"rol":
+            return _signed((b << n) | (b >> ((32 - n) & 31))) if n else _signed(b)
+        if op == b"ror":
+            return _signed((b >> n) | (b << ((32 - n) & 31))) if n else _signed(b)
     except Exception:
         return 0
     return 0

@@ -9,6 +9,7 @@
 local PY, SOURCES, SETTINGS = ...
 
 local SANDBOX_SRC = '=[sandbox]'
+local LUA_VERSION = _VERSION
 local LIBRARY_SRC = '=[library]'
 local INTERNAL = {[SANDBOX_SRC] = true, [LIBRARY_SRC] = true}
 local RO_ERR = 'Attempt to modify a readonly table'
@@ -979,7 +980,7 @@ local function libs_into(g, redis_table)
   g.type = type
   g.unpack = unpack
   g.xpcall = xpcall_
-  g._VERSION = _VERSION
+  g._VERSION = LUA_VERSION
   g.string = readonly(STRING)
   g.table = readonly(TABLE)
   g.math = readonly(MATH)
