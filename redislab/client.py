@@ -116,8 +116,6 @@ _POOL_ONLY = frozenset({"connection_class", "max_connections", "cache", "cache_c
                         "oss_cluster_maint_notifications_handler", "maintenance_state",
                         "maintenance_notification_hash", "orig_host_address",
                         "orig_socket_timeout", "orig_socket_connect_timeout"})
-_TRANSPORT_ONLY = frozenset({"host", "port", "path", "socket_keepalive",
-                             "socket_keepalive_options", "socket_type", "ssl"})
 
 try:
     from redis.maint_notifications import MaintNotificationsConfig as _MaintConfig
@@ -170,8 +168,8 @@ def async_client(engine: Engine | None = None, **kwargs: Any) -> redis.asyncio.R
         engine = Engine()
     if "connection_pool" in kwargs:
         raise TypeError("async_client() builds its own connection pool; pass engine= instead")
-    single = bool(kwargs.pop("single_connection_client", False))
     parser_class = kwargs.pop("parser_class", None)
+    # redis.asyncio.Redis takes even a single connection lazily, so nothing connects here.
     r = redis.asyncio.Redis(**kwargs)
     tcp_pool = r.connection_pool
     pool_kwargs = _pool_kwargs(tcp_pool, _ASYNC_PARAMS)
@@ -180,11 +178,6 @@ def async_client(engine: Engine | None = None, **kwargs: Any) -> redis.asyncio.R
     pool = AsyncEngineConnectionPool(engine, **pool_kwargs)
     r.connection_pool = pool
     r.auto_close_connection_pool = True
-    if single:
-        # redis.asyncio.Redis takes its single connection lazily, on first use.
-        r.single_connection_client = True
-        if hasattr(r, "_single_conn_lock") and r._single_conn_lock is None:
-            r._single_conn_lock = asyncio.Lock()
     _prepare_engine(engine, owned)
     return r
 
@@ -250,11 +243,11 @@ class _Ticker:
 
     def _run(self) -> None:
         while True:
-            time.sleep(0.01)
             now = time.monotonic()
             with self.lock:
-                due = [(e, t) for e, t in self.engines.items() if t <= now]
-            for engine, _ in due:
+                due = [e for e, t in self.engines.items() if t <= now]
+            engine: Engine | None
+            for engine in due:
                 try:
                     hz = max(1, min(500, int(engine.config["hz"])))
                     engine.cron()
@@ -263,7 +256,11 @@ class _Ticker:
                 with self.lock:
                     if engine in self.engines:
                         self.engines[engine] = now + 1.0 / hz
-            del due
+            due = engine = None  # type: ignore[assignment]  # hold no engine while asleep
+            with self.lock:
+                nxt = min(self.engines.values(), default=None)
+            pause = 0.1 if nxt is None else nxt - time.monotonic()
+            time.sleep(min(0.1, max(0.001, pause)))
 
 
 _TICKER = _Ticker()

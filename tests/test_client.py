@@ -630,6 +630,38 @@ def test_watch_without_conflict_and_transaction_helper() -> None:
     assert r.get("counter") == b"10"
 
 
+@needs("EVAL", "EVALSHA", "SCRIPT LOAD", "SCRIPT EXISTS")
+def test_scripts_load_on_noscript_as_redis_py_expects() -> None:
+    r = redislab.client()
+    add = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    assert add(keys=["n"], args=[5]) == 5  # EVALSHA fails with NOSCRIPT, redis-py loads it
+    assert add(keys=["n"], args=[2]) == 7
+    p = r.pipeline()
+    add(keys=["n"], args=[1], client=p)
+    assert p.execute() == [8]
+
+
+@needs("EVALSHA")
+def test_script_errors_match_real_redis(redis_server: Any) -> None:
+    ours, theirs = _pair(redis_server, 3, "default", False)
+    for call in (lambda r: r.evalsha("0" * 40, 0),
+                 lambda r: r.eval("return redis.call('nosuchcommand')", 0),
+                 lambda r: r.eval("return {1, 'two', {3, false}, 4.5}", 0),
+                 lambda r: r.eval("return redis.error_reply('MY custom')", 0)):
+        assert _outcome(lambda: call(ours)) == _outcome(lambda: call(theirs))
+
+
+@needs("EVAL", "EVALSHA", "SCRIPT LOAD", "DEL")
+def test_redis_py_lock() -> None:
+    r = redislab.client()
+    lock = r.lock("resource", timeout=10)
+    assert lock.acquire(blocking=False) is True
+    assert r.lock("resource", timeout=10).acquire(blocking=False) is False
+    assert lock.extend(5) is True
+    lock.release()
+    assert r.get("resource") is None
+
+
 # --------------------------------------------------------------------------------------------
 # Pub/sub
 
@@ -1019,6 +1051,21 @@ def test_async_pubsub_and_blocking(blocking: None) -> None:
         await r.aclose()
 
     asyncio.run(main())
+
+
+def test_async_single_connection_client() -> None:
+    engine = Engine()
+
+    async def main() -> None:
+        r = redislab.async_client(engine=engine, single_connection_client=True)
+        for i in range(3):
+            await r.set(f"k{i}", i)
+        assert await r.mget("k0", "k1", "k2") == [b"0", b"1", b"2"]
+        assert len(engine.sessions) == 1
+        await r.aclose()
+
+    asyncio.run(main())
+    assert engine.sessions == {}
 
 
 def test_async_client_shares_an_engine_with_a_sync_client() -> None:
