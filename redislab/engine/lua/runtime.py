@@ -187,6 +187,7 @@ class Scripting:
             b"pattern_budget": PATTERN_BUDGET,
             b"plain_budget": PLAIN_BUDGET,
             b"max_depth": MAX_RESULT_DEPTH,
+            b"gc_threshold": min(8 * 1024 * 1024, self.max_memory // 4),
             b"version": REDIS_VERSION,
             b"version_num": REDIS_VERSION_NUM,
         })
@@ -472,11 +473,13 @@ class Scripting:
             self._reset()
             raise ErrorReply(prefix + ("not enough memory" if isinstance(exc, MemoryError)
                                        else str(exc))) from None
-        if type(result) is tuple:
-            msg = result[1] if len(result) > 1 else b""
-            raise ErrorReply(prefix + convert.c_text(msg or b"").decode("utf-8",
-                                                                         "surrogateescape"))
-        return result
+        fn = result[0] if type(result) is tuple else result
+        if fn is None or type(fn) is int:
+            msg = result[1] if type(result) is tuple and len(result) > 1 else None
+            if not isinstance(msg, bytes):
+                msg = b"not enough memory"
+            raise ErrorReply(prefix + convert.c_text(msg).decode("utf-8", "surrogateescape"))
+        return fn
 
     def script_exists(self, sha: bytes) -> bool:
         return sha.decode("latin-1").lower() in self.scripts
@@ -565,6 +568,8 @@ class Scripting:
         self.run = run
         try:
             args = argv[3:]
+            if not self._room_for(args):
+                raise lua51.LuaMemoryError("not enough memory")
             if is_eval:
                 if len(args) <= MAX_VARARGS:
                     res = self._run_eval(fn, numkeys, *args)
@@ -589,6 +594,16 @@ class Scripting:
         if run.propagate:
             self._propagate(c, run)
         return reply
+
+    def _room_for(self, args: list[bytes]) -> bool:
+        # Arguments are copied into the Lua state before any protection is in place; an
+        # allocation failing there would abort the process, so refuse what cannot fit.
+        size = 0
+        for a in args:
+            size += len(a) + 32
+        if size < 1 << 20:
+            return True
+        return self.rt.get_memory_used() + 2 * size + (1 << 20) < self.max_memory
 
     def _safe_reset(self) -> None:
         try:
@@ -638,8 +653,8 @@ class Scripting:
                       else str(exc).encode())
         finally:
             self.run = None
-        ok, payload = result
-        if not ok:
+        ok, payload = result[0], result[1]
+        if ok is not True:
             text = "(null)" if payload is None else \
                 convert.c_text(payload).decode("utf-8", "surrogateescape")
             raise ErrorReply("ERR Error registering functions: " + text)

@@ -24,14 +24,12 @@ local raw_loadstring, setfenv, newproxy = loadstring, setfenv, newproxy
 local sethook, getinfo = debug.sethook, debug.getinfo
 local dgetmetatable = debug.getmetatable
 local floor = math.floor
-local byte, sub, find, gsub, lower, format = string.byte, string.sub, string.find,
-  string.gsub, string.lower, string.format
+local byte, sub, find, gsub, lower = string.byte, string.sub, string.find, string.gsub,
+  string.lower
 local raw_find, raw_match, raw_gmatch, raw_gsub, raw_dump = string.find, string.match,
   string.gmatch, string.gsub, string.dump
 local concat, tinsert, raw_foreach = table.concat, table.insert, table.foreach
-local maxn = table.maxn
-local co_create, co_resume, co_status, co_running = coroutine.create, coroutine.resume,
-  coroutine.status, coroutine.running
+local co_create, co_resume = coroutine.create, coroutine.resume
 
 local py_call, py_tick, py_log, py_setresp = PY.call, PY.tick, PY.log, PY.setresp
 local py_set_repl, py_acl, py_sha1 = PY.set_repl, PY.acl_check, PY.sha1hex
@@ -229,6 +227,7 @@ end
 -- Per-run state
 
 local current_env        -- the globals proxy of the running script (for loadstring)
+local cur_fn, cur_keys, cur_args  -- the FCALL being run
 local gc_dirty = false
 local CJSON_RESET
 
@@ -479,8 +478,6 @@ end
 -- ---------------------------------------------------------------------------------------------
 -- string: pattern functions run in C when their worst case is bounded, else in Lua.
 
-local SPECIALS = '[%^%$%*%+%?%.%(%[%%%-]'
-
 local function str_arg(n, i, v)
   local t = type(v)
   if t == 'string' then return v end
@@ -497,6 +494,10 @@ local function int_arg(n, i, v, default)
   if x >= 0 then return floor(x) end
   return -floor(-x)
 end
+
+local STRING
+do
+local SPECIALS = '[%^%$%*%+%?%.%(%[%%%-]'
 
 local function before_nul(p)
   local z = find(p, '\0', 1, true)
@@ -595,10 +596,11 @@ local function dump_(...)
   return raw_dump(f)
 end
 
-local STRING = {}
+STRING = {}
 for k, v in next, string do STRING[k] = v end
 STRING.find, STRING.match, STRING.gmatch, STRING.gfind = find_, match_, gmatch_, gmatch_
 STRING.gsub, STRING.dump = gsub_, dump_
+end
 
 -- ---------------------------------------------------------------------------------------------
 -- table, math, coroutine
@@ -643,6 +645,8 @@ COROUTINE.create, COROUTINE.wrap = co_create_, co_wrap_
 -- ---------------------------------------------------------------------------------------------
 -- bit (LuaBitOp) and struct: arguments checked here, arithmetic done by the host.
 
+local BIT, STRUCT
+do
 local function bit_arg(n, i, v)
   if type(v) == 'number' then return v end
   local x = type(v) == 'string' and tonumber(v)
@@ -675,7 +679,7 @@ local function bit_variadic(op)
   end
 end
 
-local BIT = {
+BIT = {
   tobit = bit_unary('tobit'), bnot = bit_unary('bnot'), bswap = bit_unary('bswap'),
   band = bit_variadic('band'), bor = bit_variadic('bor'), bxor = bit_variadic('bxor'),
   lshift = bit_binary('lshift'), rshift = bit_binary('rshift'), arshift = bit_binary('arshift'),
@@ -689,16 +693,21 @@ BIT.tohex = function(...)
   return py_bit('tohex', x)
 end
 
-local STRUCT = {pack = host_function(py_struct_pack), unpack = host_function(py_struct_unpack),
+STRUCT = {pack = host_function(py_struct_pack), unpack = host_function(py_struct_unpack),
                 size = host_function(py_struct_size)}
+end
 
 -- ---------------------------------------------------------------------------------------------
 -- redis.*
+
+local pending, pending_names  -- functions registered by the library being loaded
 
 local function fail(msg)
   error({err = 'ERR ' .. msg}, 0)
 end
 
+local REDIS_EVAL, REDIS_FUNC, REDIS_LOAD
+do
 local function rcall(...)
   local k, v = py_call(...)
   if k == 0 then return v end
@@ -815,14 +824,13 @@ local REDIS_COMMON = {
   REDIS_VERSION = SETTINGS.version, REDIS_VERSION_NUM = SETTINGS.version_num,
 }
 
-local REDIS_EVAL, REDIS_FUNC = {}, {}
+REDIS_EVAL, REDIS_FUNC = {}, {}
 for k, v in next, REDIS_COMMON do REDIS_EVAL[k] = v REDIS_FUNC[k] = v end
 REDIS_EVAL.breakpoint = function() return false end
 REDIS_EVAL.debug = function() end
 REDIS_EVAL.replicate_commands = function() return true end
 
 -- The API a library sees while FUNCTION LOAD runs its body.
-local pending, pending_names
 local FLAG_NAMES = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true,
                     ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
 
@@ -903,11 +911,12 @@ local function register_function_(...)
   pending[#pending + 1] = {name, cb, flag_list, desc}
 end
 
-local REDIS_LOAD = {
+REDIS_LOAD = {
   register_function = register_function_, log = log_,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION = SETTINGS.version, REDIS_VERSION_NUM = SETTINGS.version_num,
 }
+end
 
 -- ---------------------------------------------------------------------------------------------
 -- The error handler (Redis's __redis__err__handler): the error becomes {err=...} with the
@@ -1023,12 +1032,18 @@ end
 -- ---------------------------------------------------------------------------------------------
 -- Drivers (called by the host)
 
+local GC_THRESHOLD = SETTINGS.gc_threshold
+
 local function finish_run()
+  -- Lua 5.1 does not collect garbage when an allocation fails, and the host's own calls into
+  -- the state are not protected: leave every run with the garbage of a big script collected.
+  if raw_collectgarbage('count') * 1024 > GC_THRESHOLD then raw_collectgarbage('collect') end
   if killed then
     killed = false
     kill_error = nil
   end
   sethook(hook, '', HOOK_COUNT)
+  cur_fn, cur_keys, cur_args = nil, nil, nil
   CJSON_RESET()
   if gc_dirty then
     gc_dirty = false
@@ -1036,6 +1051,13 @@ local function finish_run()
     raw_collectgarbage('setpause', 200)
     raw_collectgarbage('setstepmul', 200)
   end
+end
+
+-- A script that went on after being killed (its last line swallowed the kill) still ends
+-- with the kill error.
+local function after_kill(ok, res)
+  if killed and ok then return false, {err = kill_error} end
+  return ok, res
 end
 
 -- Turns the outcome of a protected call into what the host decodes:
@@ -1087,33 +1109,50 @@ end
 
 local D = {}
 
--- Compiles an EVAL body (shebang already blanked out) or a library body.
-function D.compile(body, chunkname, for_functions)
+-- Every driver runs under pcall, so that whatever fails in it (running out of memory above
+-- all) comes back as a value and the state is tidied up before the host sees the answer.
+local function guarded(fn)
+  return function(...)
+    local ok, a, b, c, d = raw_pcall(fn, ...)
+    if ok then return a, b, c, d end
+    P_FUNC_META.__index = SG_FUNC
+    pending, pending_names = nil, nil
+    raw_pcall(finish_run)
+    if type(a) ~= 'string' then a = 'internal error' end
+    return 3, a
+  end
+end
+
+-- Compiles an EVAL body (shebang already blanked out) or a library body: the function, or
+-- nil and the compiler's message.
+D.compile = guarded(function(body, chunkname, for_functions)
   current_env = for_functions and P_FUNC or P_EVAL
   local f, msg = load_text(body, chunkname)
+  finish_run()
   if not f then return nil, msg end
   return f
-end
+end)
 
-function D.run_eval(fn, nkeys, ...)
-  SG_EVAL.KEYS, SG_EVAL.ARGV = split_args(nkeys, ...)
+local function run_eval(keys, argv, fn)
+  SG_EVAL.KEYS, SG_EVAL.ARGV = keys, argv
   current_env = P_EVAL
-  local ok, res = raw_xpcall(fn, error_handler)
+  local ok, res = after_kill(raw_xpcall(fn, error_handler))
+  SG_EVAL.KEYS, SG_EVAL.ARGV = nil, nil
   local a, b, c, d = outcome(ok, res)
   finish_run()
   return a, b, c, d
 end
 
-function D.run_eval_table(fn, nkeys, all)
-  SG_EVAL.KEYS, SG_EVAL.ARGV = split_table(nkeys, all)
-  current_env = P_EVAL
-  local ok, res = raw_xpcall(fn, error_handler)
-  local a, b, c, d = outcome(ok, res)
-  finish_run()
-  return a, b, c, d
-end
+D.run_eval = guarded(function(fn, nkeys, ...)
+  local keys, argv = split_args(nkeys, ...)
+  return run_eval(keys, argv, fn)
+end)
 
-local cur_fn, cur_keys, cur_args
+D.run_eval_table = guarded(function(fn, nkeys, all)
+  local keys, argv = split_table(nkeys, all)
+  return run_eval(keys, argv, fn)
+end)
+
 local function call_current()
   local r = cur_fn(cur_keys, cur_args)
   return r
@@ -1122,24 +1161,26 @@ end
 local function run_function(fn, keys, args)
   cur_fn, cur_keys, cur_args = fn, keys, args
   current_env = P_FUNC
-  local ok, res = raw_xpcall(call_current, error_handler)
+  local ok, res = after_kill(raw_xpcall(call_current, error_handler))
   cur_fn, cur_keys, cur_args = nil, nil, nil
   local a, b, c, d = outcome(ok, res)
   finish_run()
   return a, b, c, d
 end
 
-function D.run_function(fn, nkeys, ...)
-  return run_function(fn, split_args(nkeys, ...))
-end
+D.run_function = guarded(function(fn, nkeys, ...)
+  local keys, args = split_args(nkeys, ...)
+  return run_function(fn, keys, args)
+end)
 
-function D.run_function_table(fn, nkeys, all)
-  return run_function(fn, split_table(nkeys, all))
-end
+D.run_function_table = guarded(function(fn, nkeys, all)
+  local keys, args = split_table(nkeys, all)
+  return run_function(fn, keys, args)
+end)
 
 -- Runs a library body with the load-time API. Returns true and the registered functions
 -- ({name, callback, flags, description} each), or false and the error text.
-function D.load_library(fn)
+D.load_library = guarded(function(fn)
   pending, pending_names = {}, {}
   P_FUNC_META.__index = SG_LOAD
   current_env = P_FUNC
@@ -1157,23 +1198,18 @@ function D.load_library(fn)
   end
   if type(e) == 'string' or type(e) == 'number' then return false, 'ERR ' .. tostring(e) end
   return false, nil
-end
+end)
 
 -- Puts the runtime back in shape after anything went wrong on the host side.
-function D.reset()
+D.reset = guarded(function()
   P_FUNC_META.__index = SG_FUNC
   pending, pending_names = nil, nil
-  cur_fn, cur_keys, cur_args = nil, nil, nil
   finish_run()
-end
+end)
 
-function D.memory()
-  return raw_collectgarbage('count')
-end
-
-function D.collect()
+D.collect = guarded(function()
   raw_collectgarbage('collect')
-end
+end)
 
 -- ---------------------------------------------------------------------------------------------
 -- Empty the real globals: nothing a script could ever reach through them should remain.
