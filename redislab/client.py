@@ -74,6 +74,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .engine import Blocked, Engine, ManualClock
+from .engine.blocking import NOTHING
 from .engine.session import Session
 from .protocol.reply import (
     BigNumber, Bool, Double, ErrorReply, MapReply, Push, SetReply, Status, Verbatim,
@@ -584,8 +585,7 @@ class _EngineLink:
         self._close_session()
         engine = self.engine
         with engine.lock:
-            session = engine.session(name="")
-            session.addr = session.laddr = "in-process"
+            session = engine.session()
             session.on_push = self._on_push
             session.on_unblocked = self._on_unblocked
             session.extra["redislab.client.wake"] = self._wake
@@ -702,10 +702,10 @@ class _EngineLink:
         if t is Blocked:
             slot = _Waiting()
             pending.append(slot)
-            if session.blocked is reply:
+            if session.blocked is None and session.pending_reply is not NOTHING:
+                slot.reply = session.pending_reply  # answered before we got here
+            else:
                 self._blocked_slot = slot
-            else:  # served or answered before we got here
-                slot.reply = session.pending_reply
         elif t is not _NoReply:
             pending.append(reply)
         if session.closed or session.close_after_reply:
