@@ -131,6 +131,14 @@ def serve_timeouts(engine: "Engine") -> None:
     now = engine.now_ms()
     expired = []
     seen: set[int] = set()
+    if engine.pause_end_ms and now >= engine.pause_end_ms:
+        engine.pause_end_ms = 0
+        engine.refresh_gate()
+    for session in list(engine.sessions.values()):
+        b = session.blocked
+        if b is not None and b.kind == "postponed" and not engine.pause_end_ms:
+            seen.add(session.id)
+            expired.append(session)
     for waiters in engine.blocking_keys.values():
         for session in waiters:
             b = session.blocked
@@ -140,7 +148,29 @@ def serve_timeouts(engine: "Engine") -> None:
     for session in expired:
         b = session.blocked
         if b is not None:
-            unblock(engine, session, b.on_timeout(), "timeout")
+            _release(engine, session, b, "timeout")
+
+
+def _release(engine: "Engine", session: "Session", b: "Blocked", reason: str) -> None:
+    """Answer a parked client with its timeout reply; a command held back by CLIENT PAUSE
+    runs now, and waits again if a newer pause holds it back once more."""
+    _detach(engine, session)
+    session.blocked = b
+    engine.blocked_count += 1
+    reply = b.on_timeout()
+    if type(reply).__name__ == "Blocked":
+        _detach(engine, session)
+        block(engine, session, reply)
+        return
+    unblock(engine, session, reply, reason)
+
+
+def release_postponed(engine: "Engine") -> None:
+    """CLIENT UNPAUSE, or a pause that ended: run every held-back command."""
+    for session in list(engine.sessions.values()):
+        b = session.blocked
+        if b is not None and b.kind == "postponed":
+            _release(engine, session, b, "unpaused")
 
 
 def next_deadline(engine: "Engine") -> int | None:

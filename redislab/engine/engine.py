@@ -104,6 +104,10 @@ class Engine:
         self.blocking_keys: dict[tuple[int, bytes], list["Session"]] = {}
         self.ready_dbs: set[Database] = set()
         self.blocked_count = 0
+        # CLIENT PAUSE: until when (engine ms; 0 = not paused) and whether reads wait too.
+        self.pause_end_ms = 0
+        self.pause_all = False
+        self.monitors: list["Session"] = []
         self.sessions: dict[int, "Session"] = {}
         self._ids = itertools.count(1)
         # Per-command statistics indexed by CommandSpec.id (INFO commandstats).
@@ -157,6 +161,9 @@ class Engine:
         with self.lock:
             blocking.forget(self, session)
             unwatch_all(session)
+            if session in self.monitors:
+                self.monitors.remove(session)
+                self.refresh_gate()
             for hook in self.close_hooks:
                 hook(session)
             self.sessions.pop(session.id, None)
@@ -285,7 +292,7 @@ class Engine:
     def refresh_gate(self) -> None:
         """Recompute whether commands must take the careful dispatch path."""
         self.gate = bool(self.recording or self.config["maxmemory"] or self.propagate_hooks
-                         or self.extensions.get("gate"))
+                         or self.extensions.get("gate") or self.monitors or self.pause_end_ms)
 
     # ----------------------------------------------------------------------------------------
     # Convenience for tests and tools

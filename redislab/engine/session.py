@@ -30,6 +30,8 @@ _PUBSUB_ALLOWED = frozenset({"SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSC
 # Commands that run immediately even inside MULTI.
 _MULTI_IMMEDIATE = frozenset({"EXEC", "DISCARD", "MULTI", "WATCH", "QUIT", "RESET"})
 _NO_AUTH_NEEDED = frozenset({"AUTH", "HELLO", "QUIT", "RESET"})
+# Commands MONITOR never shows: administrative ones and those that say so.
+_NOT_MONITORED = frozenset({"admin", "skip-monitor"})
 
 
 class Blocked:
@@ -40,7 +42,7 @@ class Blocked:
     another ``Blocked``. ``on_timeout`` gives the reply for a timeout.
     """
 
-    __slots__ = ("keys", "deadline_ms", "retry", "on_timeout", "spec", "argv", "db")
+    __slots__ = ("keys", "deadline_ms", "retry", "on_timeout", "spec", "argv", "db", "kind")
 
     def __init__(self, keys: list[bytes], deadline_ms: int, retry: Callable[[], Any],
                  on_timeout: Callable[[], Any]) -> None:
@@ -51,6 +53,7 @@ class Blocked:
         self.spec: CommandSpec | None = None
         self.argv: list[bytes] = []
         self.db = 0
+        self.kind = "keys"   # or "postponed" (CLIENT PAUSE)
 
     def __repr__(self) -> str:
         return f"Blocked(keys={self.keys!r}, deadline_ms={self.deadline_ms})"
@@ -316,6 +319,9 @@ class Session:
             return self._reject(spec, ErrorReply(
                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                 "QUIT / RESET are allowed in this context" % spec.full_name))
+        if eng.pause_end_ms and not self.in_script and not self.in_exec \
+                and self._paused(spec):
+            return self._block(spec, argv, self._postpone(spec, argv))
         if self.multi is not None and name not in _MULTI_IMMEDIATE:
             if "no-multi" in spec.flags:
                 return self._reject(spec, ErrorReply(
@@ -323,6 +329,31 @@ class Session:
             self.multi.append((spec, argv))
             return QUEUED
         return self.run(spec, argv)
+
+    def _paused(self, spec: CommandSpec) -> bool:
+        """CLIENT PAUSE: does the pause in force hold this command back?"""
+        eng = self.engine
+        if eng.now_ms() >= eng.pause_end_ms:
+            eng.pause_end_ms = 0
+            eng.refresh_gate()
+            return False
+        if eng.pause_all:
+            return True
+        flags = spec.flags
+        if "write" in flags or "may-replicate" in flags:
+            return True
+        if spec.name == "EXEC" and self.multi:
+            return any("write" in s.flags or "may-replicate" in s.flags for s, _ in self.multi)
+        return False
+
+    def _postpone(self, spec: CommandSpec, argv: list[bytes]) -> Any:
+        """Hold the command until the pause ends, then run it (blockPostponeClient)."""
+        def run_later() -> Any:
+            return self._dispatch_careful(spec, argv)
+
+        blocked = Blocked([], self.engine.pause_end_ms, lambda: blocked, run_later)
+        blocked.kind = "postponed"
+        return blocked
 
     def run(self, spec: CommandSpec, argv: list[bytes]) -> Any:
         """Run a checked command (call()): stats, record, propagation, blocking."""
@@ -351,6 +382,8 @@ class Session:
         if isinstance(reply, ErrorReply):
             eng.cmd_failed[i] += 1
             eng.stats.error_reply(reply.message)
+        if eng.monitors and not spec.flags & _NOT_MONITORED:
+            feed_monitors(self, argv)
         if elapsed >= eng.slowlog_us and "skip-slowlog" not in spec.flags \
                 and not self.in_script and type(reply) is not Blocked:
             eng.slowlog.add(self, argv, spec.full_name, elapsed)
@@ -390,6 +423,47 @@ class Session:
         blocked.argv = argv
         blocked.db = self.db.id
         return blocking.block(self.engine, self, blocked)
+
+
+def feed_monitors(session: Session, argv: list[bytes]) -> None:
+    """replicationFeedMonitors: one status line per command to every MONITOR client."""
+    from ..protocol.reply import Status
+    from .slowlog import redacted
+
+    eng = session.engine
+    us = eng.clock.time_us()
+    who = "lua" if session.in_script else session.addr
+    shown = redacted(argv)
+    line = "%d.%06d [%d %s] %s" % (us // 1_000_000, us % 1_000_000, session.db.id, who,
+                                   " ".join(_repr(a) for a in shown))
+    for monitor in list(eng.monitors):
+        if not monitor.closed:
+            monitor.push(Status(line))  # type: ignore[arg-type]
+
+
+def _repr(arg: bytes) -> str:
+    """sdscatrepr: a quoted, escaped rendering of one argument."""
+    out = ['"']
+    for b in arg:
+        ch = chr(b)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= b < 127:
+            out.append(ch)
+        else:
+            out.append("\\x%02x" % b)
+    out.append('"')
+    return "".join(out)
 
 
 def _to_bytes(a: bytes | str | int | float) -> bytes:

@@ -22,6 +22,17 @@ _REDACT = {
 }
 
 
+def redacted(argv: list[bytes]) -> list[bytes]:
+    """``argv`` with secrets (AUTH passwords ...) replaced by ``(redacted)``."""
+    if not argv:
+        return argv
+    redact = _REDACT.get(argv[0].decode("latin-1").lower())
+    if redact is None:
+        return argv
+    hidden = set(redact(argv))
+    return [b"(redacted)" if i in hidden else a for i, a in enumerate(argv)]
+
+
 @dataclass(slots=True)
 class SlowlogEntry:
     id: int
