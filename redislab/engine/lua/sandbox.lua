@@ -939,26 +939,23 @@ local function error_frame()
   end
 end
 
-local HANDLER_FAILED = {}
+-- Redis's handler writes source and line into the error table; for one of its read-only
+-- tables that write fails inside the handler, and the failure is what gets reported.
+local READONLY_IN_HANDLER = {err = 'ERR err_handler_def:10: ' .. RO_ERR,
+                             source = '@err_handler_def', line = 10}
 
 local function error_handler(e)
   local ar = error_frame()
-  local msg
-  if type(e) == 'table' then
-    if READONLY[e] then return HANDLER_FAILED end
-    msg = rawget(e, 'err')
-  else
-    msg = 'ERR ' .. tostring_(e)
-  end
-  local out = {err = msg}
-  if type(e) == 'table' then
-    out.ignore_error_stats_update = rawget(e, 'ignore_error_stats_update')
+  if type(e) ~= 'table' then
+    e = {err = 'ERR ' .. tostring_(e)}
+  elseif READONLY[e] then
+    return READONLY_IN_HANDLER
   end
   if ar then
-    out.source = ar.source
-    out.line = ar.currentline
+    e.source = ar.source
+    e.line = ar.currentline
   end
-  return out
+  return e
 end
 
 -- ---------------------------------------------------------------------------------------------
@@ -1065,6 +1062,10 @@ end
 --   1, text             a serialized table (see serialize.lua)
 --   2, err, src, line   an error table raised by the script
 --   3, message          a non-table error (out of memory, error in error handling)
+local function error_fields(e)
+  return e.err, e.source, e.line
+end
+
 local function outcome(ok, res)
   if ok then
     local t = type(res)
@@ -1078,12 +1079,21 @@ local function outcome(ok, res)
       return 0, nil
     end
   end
-  if type(res) == 'table' and res ~= HANDLER_FAILED then
-    local err = res.err
+  if type(res) == 'table' then
+    -- Read as Redis reads them (lua_getfield): metamethods apply, and may fail.
+    local rok, err, source, line = raw_pcall(error_fields, res)
+    if not rok then
+      if killed then return 2, kill_error end
+      return 3, 'error in error handling'
+    end
     if type(err) == 'number' then err = tostring(err) end
-    return 2, err, res.source, res.line
+    if type(err) ~= 'string' then err = nil end
+    if type(source) == 'number' then source = tostring(source) end
+    if type(source) ~= 'string' then source = nil end
+    if type(line) == 'string' then line = tonumber(line) end
+    if type(line) ~= 'number' then line = nil end
+    return 2, err, source, line
   end
-  if res == HANDLER_FAILED then return 3, 'error in error handling' end
   if type(res) == 'string' then return 3, res end
   return 3, nil
 end
