@@ -458,6 +458,29 @@ def _make_converter(resp3: bool, decode: bool, encoding: str, errors: str, hired
             raise exc
         return exc
 
+    def double(d: Double) -> Any:
+        # A double may carry the exact text Redis prints for it (GEOPOS); parsers read that.
+        if resp3:
+            return float(d.text) if d.text else float(d)
+        return text(d.text or format_double(d))
+
+    def items(v: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        for x in v:
+            tx = type(x)
+            if tx is bytes:
+                append(x.decode(encoding, errors) if decode else x)
+            elif tx is int or x is None:
+                append(x)
+            elif tx is list:
+                append(items(x))
+            elif tx is Double:
+                append(double(x) if not resp3 or x.text else float(x))
+            else:
+                append(conv(x))
+        return out
+
     def conv(v: Any) -> Any:
         t = type(v)
         if t is bytes:
@@ -467,23 +490,11 @@ def _make_converter(resp3: bool, decode: bool, encoding: str, errors: str, hired
         if v is None:
             return None
         if t is list or t is Push:
-            out = []
-            append = out.append
-            for x in v:
-                tx = type(x)
-                if tx is bytes:
-                    append(x.decode(encoding, errors) if decode else x)
-                elif tx is int or x is None:
-                    append(x)
-                elif tx is Double and resp3:
-                    append(float(x))
-                else:
-                    append(conv(x))
-            return out
+            return items(v)
         if t is Status:
             return status(v)
         if t is Double:
-            return float(v) if resp3 else text(format_double(v))
+            return double(v)
         if t is MapReply:
             if resp3:
                 return {conv(k): conv(x) for k, x in v}
@@ -493,8 +504,8 @@ def _make_converter(resp3: bool, decode: bool, encoding: str, errors: str, hired
                 flat.append(conv(x))
             return flat
         if t is SetReply:
-            items = [conv(x) for x in v]
-            return set_type(items) if resp3 and set_type is not list else items
+            members = items(v)
+            return set_type(members) if resp3 and set_type is not list else members
         if isinstance(v, ErrorReply):
             return error(v)
         if t is Bool:

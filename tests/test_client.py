@@ -384,6 +384,8 @@ def _debug_protocol(c: Session, argv: list[bytes]) -> Any:
                                 "of value"),
         "null-array": NULL_ARRAY,
         "doubles": [Double(1.5), Double(-0.0), Double(0.1), Double(1e300), Double(2.5e-7)],
+        "double-text": [[Double(13.361389338970184, b"13.36138933897018433"),
+                         Double(38.1155563954963, b"38.11555639549629859")]],
     }[kind]
 
 
@@ -398,6 +400,7 @@ _REAL_EQUIVALENT: dict[str, tuple[Any, ...]] = {
     "wrongtype": ("EVAL", "redis.call('set','wt','x'); return redis.pcall('lpush','wt','y')",
                   "0"),
     "null-array": ("BLPOP", "nothing-here", "0.01"),
+    "double-text": ("GEOPOS", "geo-text", "P"),
     "doubles": ("EVAL", "return {{double=1.5}, {double=-0.0}, {double=0.1}, {double=1e300}, "
                 "{double=2.5e-7}}", "0"),
 }
@@ -411,6 +414,7 @@ def test_reply_shapes_match_redis_py_on_real_redis(redis_server: Any, monkeypatc
                                                    decode: bool) -> None:
     monkeypatch.setattr(_spec("DEBUG"), "handler", _debug_protocol)
     ours, theirs = _pair(redis_server, protocol, parser, decode)
+    theirs.geoadd("geo-text", [13.361389, 38.115556, "P"])
     for kind in _KINDS:
         real = _REAL_EQUIVALENT.get(kind, ("DEBUG", "PROTOCOL", kind))
         if kind == "doubles" and protocol == 2:
@@ -510,6 +514,13 @@ def _corpus() -> list[tuple[str, Callable[[redis.Redis], Any]]]:
             ("zrevrank", lambda r: r.zrevrank("z", "a")),
             ("zincrby", lambda r: r.zincrby("z", 0.5, "a")),
             ("zmscore", lambda r: r.zmscore("z", ["a", "nope"])),
+        ]
+    if _has("GEOADD"):
+        calls += [
+            ("geoadd", lambda r: r.geoadd("g", [13.361389, 38.115556, "Palermo",
+                                                15.087269, 37.502669, "Catania"])),
+            ("geopos", lambda r: r.geopos("g", "Palermo", "nowhere", "Catania")),
+            ("geodist", lambda r: r.geodist("g", "Palermo", "Catania", unit="km")),
         ]
     if _has("XADD"):
         calls += [
