@@ -694,3 +694,24 @@ def test_hash_machine(redis_server):
         max_examples=40, stateful_step_count=30, deadline=None,
         suppress_health_check=list(HealthCheck))
     HashMachine.TestCase().runTest()
+
+
+EMPTIED_SCRIPT = r"""
+HSET h a 1 b 2
+HDEL h a b
+EXISTS h
+HSET h a 1
+HDEL h a a nope
+EXISTS h
+HINCRBY h n 1
+TYPE h
+OBJECT ENCODING h
+HSETNX g f v
+TYPE g
+"""
+
+
+@pytest.mark.skipif(not (_bound("EXISTS") and _bound("TYPE") and _bound("OBJECT ENCODING")),
+                    reason="EXISTS, TYPE or OBJECT ENCODING is not bound in the engine yet")
+def test_emptied_hashes_vanish_like_redis(differ):
+    differ.check_all(EMPTIED_SCRIPT)

@@ -621,3 +621,36 @@ def test_list_machine(redis_server):
         max_examples=40, stateful_step_count=30, deadline=None,
         suppress_health_check=list(HealthCheck))
     ListMachine.TestCase().runTest()
+
+
+EMPTIED_SCRIPT = r"""
+RPUSH a x
+LPOP a
+EXISTS a
+RPUSH a x y
+RPOP a 5
+EXISTS a
+RPUSH a x x
+LREM a 0 x
+EXISTS a
+RPUSH a x y
+LTRIM a 3 1
+EXISTS a
+RPUSH a x
+LMOVE a b LEFT RIGHT
+EXISTS a b
+TYPE b
+RPOPLPUSH b b
+TYPE b
+LMPOP 1 b RIGHT COUNT 9
+EXISTS b
+OBJECT ENCODING missing
+RPUSH c 1 2 3
+OBJECT ENCODING c
+"""
+
+
+@pytest.mark.skipif(not (_bound("EXISTS") and _bound("TYPE") and _bound("OBJECT ENCODING")),
+                    reason="EXISTS, TYPE or OBJECT ENCODING is not bound in the engine yet")
+def test_emptied_lists_vanish_like_redis(differ):
+    differ.check_all(EMPTIED_SCRIPT)
