@@ -46,13 +46,13 @@ class PubSubHub:
 
     def subscribe(self, session: "Session", channel: bytes) -> None:
         if channel not in session.channels:
-            session.channels.add(channel)
+            session.channels[channel] = None
             self.channels.setdefault(channel, {})[session] = None
         session.push(Push([b"subscribe", channel, self.count(session)]))
 
     def unsubscribe(self, session: "Session", channel: bytes, notify: bool = True) -> None:
         if channel in session.channels:
-            session.channels.discard(channel)
+            session.channels.pop(channel, None)
             subs = self.channels.get(channel)
             if subs is not None:
                 subs.pop(session, None)
@@ -63,13 +63,13 @@ class PubSubHub:
 
     def psubscribe(self, session: "Session", pattern: bytes) -> None:
         if pattern not in session.patterns:
-            session.patterns.add(pattern)
+            session.patterns[pattern] = None
             self.patterns.setdefault(pattern, {})[session] = None
         session.push(Push([b"psubscribe", pattern, self.count(session)]))
 
     def punsubscribe(self, session: "Session", pattern: bytes, notify: bool = True) -> None:
         if pattern in session.patterns:
-            session.patterns.discard(pattern)
+            session.patterns.pop(pattern, None)
             subs = self.patterns.get(pattern)
             if subs is not None:
                 subs.pop(session, None)
@@ -80,13 +80,13 @@ class PubSubHub:
 
     def ssubscribe(self, session: "Session", channel: bytes) -> None:
         if channel not in session.shard_channels:
-            session.shard_channels.add(channel)
+            session.shard_channels[channel] = None
             self.shard_channels.setdefault(channel, {})[session] = None
         session.push(Push([b"ssubscribe", channel, len(session.shard_channels)]))
 
     def sunsubscribe(self, session: "Session", channel: bytes, notify: bool = True) -> None:
         if channel in session.shard_channels:
-            session.shard_channels.discard(channel)
+            session.shard_channels.pop(channel, None)
             subs = self.shard_channels.get(channel)
             if subs is not None:
                 subs.pop(session, None)

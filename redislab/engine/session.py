@@ -110,9 +110,11 @@ class Session:
         self.dirty_cas = False
         self.watched: list[tuple["Database", bytes, bool]] = []
         # Pub/sub
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
-        self.shard_channels: set[bytes] = set()
+        # Dicts used as ordered sets: unsubscribing from everything goes in subscription
+        # order, as Redis walks its per-client pattern list.
+        self.channels: dict[bytes, None] = {}
+        self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
         self.outbox: deque[Push] = deque()
         self.on_push: Callable[["Session"], None] | None = None
         # Blocking
