@@ -20,8 +20,10 @@ Usage::
 Options: ``client(engine=None, **kwargs)`` takes redis-py's own keyword arguments
 (``db``, ``decode_responses``, ``encoding``, ``protocol``, ``client_name``, ``username`` /
 ``password``, ``health_check_interval``, ``single_connection_client``, ``max_connections``,
-``socket_timeout`` ...); those about sockets, TLS and hosts are accepted and have nothing to
-act on. Without ``engine`` every call creates a new engine; clients built on the same engine
+``socket_timeout`` ...), plus ``parser_class`` to pick the parser whose reply shapes to give
+(hiredis when installed, else redis-py's own; see below); those about sockets, TLS and hosts
+are accepted and have nothing to act on. ``connection_pool`` is refused: the client builds
+its own. Without ``engine`` every call creates a new engine; clients built on the same engine
 share its data, as clients of one server do. The engine is reachable as
 ``engine_of(r)``, ``r.connection_pool.engine`` or ``r.connection_pool.connection_kwargs["engine"]``.
 
@@ -597,6 +599,10 @@ class _EngineLink:
         engine = self.engine
         with engine.lock:
             session = engine.session()
+            if engine.config["requirepass"]:
+                # A new connection to a server with a password starts logged out.
+                session.authenticated = False
+                session.refresh_gate()
             session.on_push = self._on_push
             session.on_unblocked = self._on_unblocked
             session.extra["redislab.client.wake"] = self._wake

@@ -1003,6 +1003,34 @@ def test_noauth_error_is_an_authentication_error_and_disconnects(monkeypatch: An
     r.connection_pool.release(conn)
 
 
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[Any]:
+    from .support.real_redis import RedisServer
+
+    server = RedisServer()  # its start-up probe needs PING without a password
+    setup = server.client()
+    setup.execute("CONFIG", "SET", "requirepass", "secret")
+    setup.close()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@needs("AUTH", "HELLO")
+@pytest.mark.real
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("password", [None, "secret", "wrong"])
+def test_authentication_matches_real_redis(password_server: Any, protocol: int,
+                                           password: str | None) -> None:
+    engine = Engine(config={"requirepass": "secret"})
+    kwargs: dict[str, Any] = dict(protocol=protocol, password=password, retry=_no_retry())
+    ours = redislab.client(engine=engine, **kwargs)
+    theirs = redis.Redis(port=password_server.port, **kwargs)
+    assert _outcome(ours.ping) == _outcome(theirs.ping)
+    assert _outcome(lambda: ours.set("k", "v")) == _outcome(lambda: theirs.set("k", "v"))
+
+
 # --------------------------------------------------------------------------------------------
 # asyncio
 
