@@ -124,8 +124,8 @@ def clients_section(engine: "Engine") -> Fields:
 
 def memory_section(engine: "Engine") -> Fields:
     used = used_memory(engine)
-    peak = max(used, engine.extensions.get("info.peak_memory", 0))
-    engine.extensions["info.peak_memory"] = peak
+    peak = max(used, engine.extensions.get("used_memory_peak", 0))
+    engine.extensions["used_memory_peak"] = peak
     startup = USED_MEMORY_STARTUP
     overhead = min(startup + _OVERHEAD_ABOVE_STARTUP, used)
     dataset = used - overhead
