@@ -34,21 +34,32 @@ def _cost_lines(spec: CommandSpec) -> list[str]:
     return lines
 
 
-def command_card(spec: CommandSpec) -> Fragments:
-    """One command as a card (a container shows the cards of its subcommands)."""
+def command_card(spec: CommandSpec, show_group: bool = True) -> Fragments:
+    """One command as a card (a container shows the cards of its subcommands).
+
+    As in redis-cli, the group line is left out when the card is part of a group listing.
+    """
     if spec.subcommands:
         frags: Fragments = []
         for name in sorted(spec.subcommands):
-            frags.extend(command_card(spec.subcommands[name]))
+            frags.extend(command_card(spec.subcommands[name], show_group))
         return frags
     args = syntax(spec)
-    frags = [("", "\n"), ("info.title", f"  {spec.name}"), ("", f" {args}\n" if args else "\n")]
+    frags = [("", "\n"), ("info.title", f"  {spec.name}"),
+             ("help.syntax", f" {args}\n" if args else "\n")]
+
+    def field(label: str, text: str) -> None:
+        frags.append(("help.label", f"  {label}:"))
+        frags.append(("info", f" {text}\n"))
+
     if spec.summary:
-        frags.append(("info", f"  summary: {spec.summary}\n"))
+        field("summary", spec.summary)
     for line in _cost_lines(spec):
-        frags.append(("info", f"  {line}\n"))
-    frags.append(("info", f"  since: {spec.since}\n"))
-    frags.append(("info", f"  group: {spec.group}\n"))
+        label, _, text = line.partition(": ")
+        field(label, text)
+    field("since", spec.since)
+    if show_group:
+        field("group", spec.group)
     if spec.deprecated_since:
         # The table's text carries doc markup (`SET` with the `!GET` argument); drop it.
         plain = spec.replaced_by.replace("`", "").replace("!", "")
@@ -66,7 +77,7 @@ def group_cards(group: str, table: CommandTable = TABLE) -> Fragments:
     for spec in sorted(table.groups().get(group, []), key=lambda s: s.name):
         if spec.subcommands:
             continue  # its subcommands are in the group themselves
-        frags.extend(command_card(spec))
+        frags.extend(command_card(spec, show_group=False))
     return frags
 
 

@@ -34,6 +34,9 @@ STYLES: dict[str, str] = {
     "info.dim": "#8a8a8a",
     "info.error": "ansired",
     "info.ok": "ansigreen",
+    # Help cards, coloured as redis-cli colours its help.
+    "help.label": "ansiyellow",
+    "help.syntax": "#8a8a8a",
     # Input colouring (lexer) and the inline syntax hint.
     "input.command": "bold ansibrightcyan",
     "input.token": "ansimagenta",

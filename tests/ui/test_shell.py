@@ -284,3 +284,8 @@ def test_ctrl_c_while_waiting_unblocks(transcript) -> None:  # type: ignore[no-u
     shell.handle("XREAD BLOCK 5000 STREAMS s $")
     assert transcript.take().startswith("(interrupted: the client stopped waiting)\n")
     assert backend.session("default").blocked is None
+
+
+def test_group_listing_leaves_out_the_group_line_as_redis_cli(say) -> None:  # type: ignore[no-untyped-def]
+    assert "group: string" not in say("help @string")
+    assert "group: string" in say("help GET")

@@ -20,11 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
 
 from ...engine.commands import TABLE
 from ...engine.commands.spec import CommandSpec, CommandTable
-from .words import Scan, Word, scan
+from .words import Scan, scan
 
 __all__ = ["Arg", "Expect", "Suggestion", "grammar", "syntax", "suggest", "VALUE_ROLES"]
 
@@ -479,13 +478,4 @@ def classify(text: str, table: CommandTable = TABLE) -> tuple[Scan, dict[int, st
     return scan(text), full.roles
 
 
-def command_names(table: CommandTable = TABLE) -> list[str]:
-    """Top-level command names, sorted."""
-    return sorted(table.commands)
-
-
-def tokens_of(expected: Iterable[Expect]) -> list[str]:
-    return sorted({e.text for e in expected if e.kind == "token"})
-
-
-__all__ += ["classify", "command_names", "tokens_of", "repetitions", "Word"]
+__all__ += ["classify", "repetitions"]
