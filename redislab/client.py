@@ -221,6 +221,30 @@ def _prepare_engine(engine: Engine, owned: bool) -> None:
         _TICKER.add(engine)
 
 
+_ORPHANS: deque[Session] = deque()
+
+
+def _owned(lock: Any) -> bool:
+    is_owned = getattr(lock, "_is_owned", None)
+    return bool(is_owned()) if is_owned is not None else False
+
+
+def _close_orphans() -> None:
+    """Close the sessions of connections collected as garbage in the middle of a command."""
+    while _ORPHANS:
+        try:
+            session = _ORPHANS.popleft()
+        except IndexError:
+            return
+        engine = session.engine
+        if _owned(engine.lock):
+            _ORPHANS.append(session)
+            return
+        with engine.lock:
+            if not session.closed:
+                engine.close_session(session)
+
+
 def _session_closed(session: Session) -> None:
     """The engine dropped a session (CLIENT KILL, shutdown): wake whoever waits on it."""
     wake = session.extra.get("redislab.client.wake")
@@ -260,6 +284,8 @@ class _Ticker:
                     if engine in self.engines:
                         self.engines[engine] = now + 1.0 / hz
             due = engine = None  # type: ignore[assignment]  # hold no engine while asleep
+            if _ORPHANS:
+                _close_orphans()
             with self.lock:
                 nxt = min(self.engines.values(), default=None)
             pause = 0.1 if nxt is None else nxt - time.monotonic()
@@ -596,6 +622,8 @@ class _EngineLink:
 
     def _open_session(self) -> None:
         self._close_session()
+        if _ORPHANS:
+            _close_orphans()
         engine = self.engine
         with engine.lock:
             session = engine.session()
@@ -621,15 +649,20 @@ class _EngineLink:
             return
         self._session = None
         engine = self.engine
-        with engine.lock:
-            session.on_push = None
-            session.on_unblocked = None
-            session.extra.pop("redislab.client.wake", None)
-            if not session.closed:
-                engine.close_session(session)
-            self._pending.clear()
-            self._blocked_slot = None
-            self._deferred = 0
+        session.on_push = None
+        session.on_unblocked = None
+        session.extra.pop("redislab.client.wake", None)
+        if _owned(engine.lock):
+            # Only garbage collection closes a connection from inside a running command;
+            # closing the session there could pull it out from under that command.
+            _ORPHANS.append(session)
+        else:
+            with engine.lock:
+                if not session.closed:
+                    engine.close_session(session)
+        self._pending.clear()
+        self._blocked_slot = None
+        self._deferred = 0
         self._wake()
 
     # -- engine callbacks (called with the engine lock held) ------------------------------------

@@ -970,6 +970,19 @@ def test_unread_replies_are_not_handed_to_the_next_user() -> None:
     r.connection_pool.release(again)
 
 
+def test_connection_collected_inside_a_command_is_closed_later() -> None:
+    engine = Engine()
+    r = redislab.client(engine=engine)
+    conn = _checkout(r)
+    session = conn._session
+    with engine.lock:  # as when garbage collection runs in the middle of a command
+        conn.disconnect()
+        assert not session.closed and session.id in engine.sessions
+    redislab.client(engine=engine).ping()  # the next connection tidies up
+    assert session.closed and session.id not in engine.sessions
+    r.connection_pool.release(conn)
+
+
 def test_health_check_sends_ping() -> None:
     engine = Engine()
     r = redislab.client(engine=engine, health_check_interval=30)

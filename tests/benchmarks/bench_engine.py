@@ -5,7 +5,7 @@ table of handlers, dispatched as ``handlers[argv[0]](argv)``, each doing the sam
 operation (no arity check, no type check, no statistics, no expiry). The ratio says how much
 of that speed the engine keeps while being Redis.
 
-Run: ``python tests/benchmarks/bench_engine.py [--seconds 0.3] [--repeat 5]``
+Run: ``python tests/benchmarks/bench_engine.py [--seconds 0.2] [--repeat 4]``
 """
 
 from __future__ import annotations
@@ -201,8 +201,8 @@ def run_benchmark(seconds: float, repeat: int) -> list[tuple[str, float | None, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=0.3, help="length of one timed round")
-    ap.add_argument("--repeat", type=int, default=5, help="rounds per op; the best counts")
+    ap.add_argument("--seconds", type=float, default=0.2, help="length of one timed round")
+    ap.add_argument("--repeat", type=int, default=4, help="rounds per op; the best counts")
     args = ap.parse_args()
     results = run_benchmark(args.seconds, args.repeat)
     print(f"Python {sys.version.split()[0]}, {KEYS} keys per op, best of {args.repeat} x "
