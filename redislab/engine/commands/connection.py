@@ -110,7 +110,7 @@ def hello_command(c: "Session", argv: list[bytes]) -> Any:
     if not c.authenticated:
         raise ErrorReply(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
             "select the RESP protocol version at the same time")
     if name is not None:
         _set_name(c, name)

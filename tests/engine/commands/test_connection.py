@@ -59,7 +59,7 @@ def test_auth_with_requirepass():
         "WRONGPASS invalid username-password pair or user is disabled.")
     assert s.execute("HELLO", "3") == ErrorReply(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
         "select the RESP protocol version at the same time")
     assert s.execute("AUTH", "secret") == "OK"
     assert s.execute("GET", "k") is None
@@ -273,7 +273,7 @@ def test_hello_replies(redis_server, proto):
         d.close()
 
 
-def test_requirepass_flow(differ):
+def test_requirepass_flow(differ, redis_server):
     try:
         differ.check("CONFIG", "SET", "requirepass", "s3cret")
         differ.check_all("""
@@ -283,6 +283,23 @@ def test_requirepass_flow(differ):
         AUTH default wrong
         HELLO 2 AUTH default wrong
         """)
+        # A connection made after the password was set starts logged out.
+        fresh_real = redis_server.client()
+        fresh = differ.engine.session()
+        fresh.authenticated = False
+        fresh.refresh_gate()
+        try:
+            for args in (("GET", "k"), ("HELLO", "3"), ("PING",), ("AUTH", "nope"),
+                         ("HELLO", "2", "AUTH", "default", "nope"), ("AUTH", "s3cret"),
+                         ("GET", "k"), ("RESET",), ("GET", "k"),
+                         ("HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "n")):
+                ours = normalize(wire(fresh.execute(*args)))
+                theirs = normalize(fresh_real.execute(*args))
+                if args[0] == "HELLO" and ours[0] == "list":
+                    ours, theirs = _strip_id(ours), _strip_id(theirs)
+                assert ours == theirs, args
+        finally:
+            fresh_real.close()
     finally:
         differ.real.execute("CONFIG", "SET", "requirepass", "")
         differ.session.execute("CONFIG", "SET", "requirepass", "")
