@@ -948,7 +948,7 @@ class EngineConnection(_EngineLink, _conn.AbstractConnection):
         with cond:
             cond.notify_all()
 
-    # -- sending -------------------------------------------------------------------------------------
+    # -- sending -----------------------------------------------------------------------------------
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         if self._sock is None:
@@ -998,7 +998,7 @@ class EngineConnection(_EngineLink, _conn.AbstractConnection):
     def pack_commands(self, commands: Iterable[Any]) -> list[Any]:
         return [_Argv(self._argv(tuple(cmd))) for cmd in commands]
 
-    # -- reading -------------------------------------------------------------------------------------
+    # -- reading -----------------------------------------------------------------------------------
 
     def can_read(self, timeout: float | None = 0) -> bool:
         if self._sock is None:

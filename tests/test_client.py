@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -735,7 +734,13 @@ def test_pubsub_message_waits_for_timeout_and_wakes_on_publish() -> None:
     p.subscribe("c")
     p.get_message()
     assert p.get_message(timeout=0.01) is None
-    threading.Timer(0.05, lambda: r.publish("c", "late")).start()
+    cond = p.connection._cond
+
+    def publish_once_waiting() -> None:
+        _wait_until(lambda: len(cond._waiters) > 0, "the subscriber to wait")
+        r.publish("c", "late")
+
+    threading.Thread(target=publish_once_waiting).start()
     message = p.get_message(timeout=10)
     assert message is not None and message["data"] == b"late"
     p.close()
