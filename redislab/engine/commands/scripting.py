@@ -20,7 +20,10 @@ _NOSCRIPT = ErrorReply(errors.NOSCRIPT)
 # EVAL / EVALSHA
 
 def eval_command(c: "Session", argv: list[bytes]) -> Any:
-    return scripting(c.engine).eval(c, argv, False, False)
+    lua = c.engine.extensions.get("lua")
+    if lua is None:
+        lua = scripting(c.engine)
+    return lua.eval(c, argv, False, False)
 
 
 def eval_ro_command(c: "Session", argv: list[bytes]) -> Any:

@@ -42,6 +42,7 @@ end
 
 local function integer_option(cfg, key, v, lo, hi, level)
   if v ~= nil then
+    cfg.changed = true
     local n = integer_arg(v, 1, level + 1)
     if n < lo or n > hi then
       argerror(1, 'expected integer between ' .. lo .. ' and ' .. hi, level)
@@ -56,6 +57,7 @@ local BOOL_OPTIONS = {'off', 'on'}
 local function enum_option(cfg, key, v, narg, options, level)
   options = options or BOOL_OPTIONS
   if v ~= nil then
+    cfg.changed = true
     if type(v) == 'boolean' then
       cfg[key] = v and 1 or 0
     else
@@ -455,6 +457,7 @@ local DEFAULTS = {
 
 local function reset(cfg)
   for k, v in pairs(DEFAULTS) do cfg[k] = v end
+  cfg.changed = false
 end
 
 local new_instance
@@ -507,7 +510,7 @@ new_instance = function()
   m.encode_number_precision = function(...)
     check_args(select('#', ...), 1, 2)
     local p = integer_option(cfg, 'encode_number_precision', (...), 1, 14, 2)
-    cfg.number_format = '%.' .. p .. 'g'
+    if cfg.changed then cfg.number_format = '%.' .. p .. 'g' end
     return p
   end
   m.encode_keep_buffer = function(...)
@@ -529,7 +532,9 @@ new_instance = function()
   m.null = NULL
   m._NAME = 'cjson'
   m._VERSION = '2.1.0'
-  return m, function() reset(cfg) end
+  return m, function()
+    if cfg.changed then reset(cfg) end
+  end
 end
 
 return new_instance

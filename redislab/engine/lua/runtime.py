@@ -17,7 +17,7 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -78,6 +78,9 @@ _OUTSIDE = b"ERR redis.call/pcall can only be called inside a script invocation"
 _LOGLEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 
 _monotonic = time.monotonic
+_SMALL_INTS = {str(i).encode(): i for i in range(10)}
+# What redis.call must check for a command beyond its arity.
+_CONTAINER, _NOSCRIPT_FLAG, _MISSING, _WRITES = 1, 2, 4, 8
 
 
 def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
@@ -98,24 +101,29 @@ class Script:
     fn: Any
 
 
-@dataclass(slots=True, eq=False)
 class Run:
     """The script (or library load) running right now."""
 
-    name: str
-    is_eval: bool
-    caller: "Session | None"
-    argv: list[bytes]
-    read_only: bool = False
-    allow_oom: bool = False
-    oom_at_start: bool = False
-    load: bool = False
-    start: float = 0.0
-    write_dirty: bool = False
-    repl: int = 3
-    timed_out: bool = False
-    kill: bool = False
-    propagate: list[tuple[int, list[bytes]]] = field(default_factory=list)
+    __slots__ = ("name", "is_eval", "caller", "argv", "read_only", "allow_oom", "oom_at_start",
+                 "load", "start", "write_dirty", "repl", "timed_out", "kill", "propagate")
+
+    def __init__(self, name: str, is_eval: bool, caller: "Session | None", argv: list[bytes],
+                 read_only: bool = False, allow_oom: bool = False, oom_at_start: bool = False,
+                 load: bool = False, start: float = 0.0) -> None:
+        self.name = name
+        self.is_eval = is_eval
+        self.caller = caller
+        self.argv = argv
+        self.read_only = read_only
+        self.allow_oom = allow_oom
+        self.oom_at_start = oom_at_start
+        self.load = load
+        self.start = start
+        self.write_dirty = False
+        self.repl = 3
+        self.timed_out = False
+        self.kill = False
+        self.propagate: list[tuple[int, list[bytes]]] = []
 
 
 class Scripting:
@@ -144,6 +152,8 @@ class Scripting:
         ss.refresh_gate()
         self.ss = ss
         self._lookup = self.table.lookup
+        self._config = engine.config.values
+        self._call_cache: dict[bytes, tuple[Any, int]] = {}
         self._start_runtime()
         self._prev_before = engine.extensions.get("before_command")
         engine.extensions["before_command"] = self._before_command
@@ -216,37 +226,44 @@ class Scripting:
                 return 4, _OUTSIDE
             if not args:
                 return 3, _NO_ARGS
-            argv = list(args)
-            for i in range(len(argv)):
-                a = argv[i]
+            for a in args:
                 if type(a) is not bytes:
-                    t = type(a)
-                    if t is int or t is float:
-                        argv[i] = convert.format_arg(a)
-                    else:
-                        return 3, _ARGS_ERR
-            spec = self._lookup(argv[0])
-            if spec is None:
-                return 2, _UNKNOWN
-            if spec.subcommands:
-                if len(argv) < 2:
-                    return 2, _ARITY
-                spec = spec.subcommands.get(argv[1].upper().decode("latin-1"))
-                if spec is None:
-                    return 2, _UNKNOWN
+                    argv = []
+                    for a in args:
+                        t = type(a)
+                        if t is bytes:
+                            argv.append(a)
+                        elif t is int or t is float:
+                            argv.append(convert.format_arg(a))
+                        else:
+                            return 3, _ARGS_ERR
+                    break
+            else:
+                argv = list(args)
+            entry = self._call_cache.get(argv[0])
+            if entry is None:
+                entry = self._resolve(argv)
+                if type(entry) is bytes:
+                    return 2, entry
+            spec, checks = entry
+            if checks:
+                if checks & _CONTAINER:
+                    entry = self._resolve(argv)
+                    if type(entry) is bytes:
+                        return 2, entry
+                    spec, checks = entry
+                if checks & _NOSCRIPT_FLAG:
+                    return 2, _NOSCRIPT
+                if checks & _MISSING:
+                    return 2, (b"ERR '%s' is not available in redislab"
+                               % spec.full_name.encode())
             a = spec.arity
             if (len(argv) != a) if a > 0 else (len(argv) < -a):
                 return 2, _ARITY
-            flags = spec.flags
-            if "noscript" in flags:
-                return 2, _NOSCRIPT
-            if spec.write or "may-replicate" in flags:
+            if checks & _WRITES:
                 refusal = self._check_write(run, spec)
                 if refusal is not None:
                     return 2, refusal
-            if spec.handler is None:
-                return 2, (b"ERR '%s' is not available in redislab"
-                           % spec.full_name.encode())
             eng = self.engine
             ss = self.ss
             dirty = eng.dirty
@@ -260,6 +277,30 @@ class Scripting:
         except BaseException as exc:  # nothing may escape into Lua
             log.exception("redis.call failed")
             return 2, ("ERR internal error: %s" % type(exc).__name__).encode()
+
+    def _resolve(self, argv: list[bytes]) -> Any:
+        """The command spec for argv and the checks it needs, or the error text."""
+        spec = self._lookup(argv[0])
+        if spec is None:
+            return _UNKNOWN
+        container = 0
+        if spec.subcommands:
+            if len(argv) < 2:
+                return _ARITY
+            spec = spec.subcommands.get(argv[1].upper().decode("latin-1"))
+            if spec is None:
+                return _UNKNOWN
+            container = _CONTAINER
+        checks = container
+        if "noscript" in spec.flags:
+            checks |= _NOSCRIPT_FLAG
+        if spec.handler is None:
+            checks |= _MISSING
+        if spec.write or "may-replicate" in spec.flags:
+            checks |= _WRITES
+        if not container and len(self._call_cache) < 4096:
+            self._call_cache[argv[0]] = (spec, checks)
+        return spec, checks
 
     def _check_write(self, run: Run, spec: Any) -> bytes | None:
         if run.read_only:
@@ -493,9 +534,11 @@ class Scripting:
             self._reset()
 
     def eval(self, c: "Session", argv: list[bytes], by_sha: bool, ro: bool) -> Any:
-        numkeys = parse_int(argv[2])
+        numkeys = _SMALL_INTS.get(argv[2])
         if numkeys is None:
-            raise ErrorReply(errors.NOT_INTEGER)
+            numkeys = parse_int(argv[2])
+            if numkeys is None:
+                raise ErrorReply(errors.NOT_INTEGER)
         if numkeys > len(argv) - 3:
             raise ErrorReply("ERR Number of keys can't be greater than number of args")
         if numkeys < 0:
@@ -505,9 +548,13 @@ class Scripting:
             if script is None:
                 raise ErrorReply(errors.NOSCRIPT)
         else:
-            script = self.get_script(argv[1])
-        self._check_flags(c, script.flags, ro)
-        return self._execute(c, script.sha, True, script.fn, numkeys, argv, script.flags, ro)
+            script = self.bodies.get(argv[1])
+            if script is None:
+                script = self.get_script(argv[1])
+        flags = script.flags
+        if flags is not None:
+            self._check_flags(c, flags, ro)
+        return self._execute(c, script.sha, True, script.fn, numkeys, argv, flags, ro)
 
     def fcall(self, c: "Session", argv: list[bytes], ro: bool) -> Any:
         f = self.registry.functions.get(argv[1].lower())
@@ -552,12 +599,13 @@ class Scripting:
                  argv: list[bytes], flags: frozenset[str] | None, ro: bool) -> Any:
         eng = self.engine
         ss = self.ss
-        compat = flags is None
-        run = Run(name, is_eval, c, argv,
-                  read_only=ro or (not compat and "no-writes" in flags),  # type: ignore[operator]
-                  allow_oom=not compat and "allow-oom" in flags,  # type: ignore[operator]
-                  oom_at_start=bool(eng.config["maxmemory"]) and self._out_of_memory(),
-                  start=_monotonic())
+        if flags is None:
+            read_only, allow_oom = ro, False
+        else:
+            read_only = ro or "no-writes" in flags
+            allow_oom = "allow-oom" in flags
+        run = Run(name, is_eval, c, argv, read_only, allow_oom,
+                  self._config["maxmemory"] != 0 and self._out_of_memory(), False, _monotonic())
         ss.db = c.db
         ss.resp = 2
         ss.user = c.user
@@ -568,18 +616,12 @@ class Scripting:
         self.run = run
         try:
             args = argv[3:]
-            if not self._room_for(args):
-                raise lua51.LuaMemoryError("not enough memory")
-            if is_eval:
-                if len(args) <= MAX_VARARGS:
-                    res = self._run_eval(fn, numkeys, *args)
-                else:
-                    res = self._run_eval_table(fn, numkeys, self._table_from(args))
+            if len(args) > MAX_VARARGS or sum(map(len, args)) > 1 << 20:
+                res = self._run_big(is_eval, fn, numkeys, args)
+            elif is_eval:
+                res = self._run_eval(fn, numkeys, *args)
             else:
-                if len(args) <= MAX_VARARGS:
-                    res = self._run_function(fn, numkeys, *args)
-                else:
-                    res = self._run_function_table(fn, numkeys, self._table_from(args))
+                res = self._run_function(fn, numkeys, *args)
         except lua51.LuaError as exc:
             self._safe_reset()
             res = (3, b"not enough memory" if isinstance(exc, MemoryError)
@@ -590,10 +632,23 @@ class Scripting:
             ss.record = None
             if run.timed_out:
                 self._leave_busy()
-        reply = self._result(res, name, ss.resp == 3)
         if run.propagate:
             self._propagate(c, run)
-        return reply
+        kind = res[0]
+        if kind == 0:
+            value = res[1]
+            if type(value) is bytes:
+                return value
+            return convert.scalar_result(value, ss.resp == 3)
+        return self._result(res, name, ss.resp == 3)
+
+    def _run_big(self, is_eval: bool, fn: Any, numkeys: int, args: list[bytes]) -> Any:
+        if not self._room_for(args):
+            raise lua51.LuaMemoryError("not enough memory")
+        table = self._table_from(args)
+        if is_eval:
+            return self._run_eval_table(fn, numkeys, table)
+        return self._run_function_table(fn, numkeys, table)
 
     def _room_for(self, args: list[bytes]) -> bool:
         # Arguments are copied into the Lua state before any protection is in place; an

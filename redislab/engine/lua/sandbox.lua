@@ -1038,8 +1038,8 @@ local function finish_run()
   if killed then
     killed = false
     kill_error = nil
+    sethook(hook, '', HOOK_COUNT)
   end
-  sethook(hook, '', HOOK_COUNT)
   cur_fn, cur_keys, cur_args = nil, nil, nil
   CJSON_RESET()
   if gc_dirty then
@@ -1050,18 +1050,9 @@ local function finish_run()
   end
 end
 
--- A script that went on after being killed (its last line swallowed the kill) still ends
--- with the kill error.
-local function after_kill(ok, res)
-  if killed and ok then return false, {err = kill_error} end
-  return ok, res
-end
+-- (A script that went on after being killed still ends with the kill error: see the
+-- run drivers.)
 
--- Turns the outcome of a protected call into what the host decodes:
---   0, value            a string, number or boolean (nil for anything else)
---   1, text             a serialized table (see serialize.lua)
---   2, err, src, line   an error table raised by the script
---   3, message          a non-table error (out of memory, error in error handling)
 local function error_fields(e)
   return e.err, e.source, e.line
 end
@@ -1143,25 +1134,36 @@ D.compile = guarded(function(body, chunkname, for_functions)
   return f
 end)
 
+-- The run drivers are not wrapped in pcall (they are the hot path): a failure outside the
+-- script's own protected call can only be an allocation failing, which reaches the host as
+-- a memory error, and the host then calls D.reset.
 local function run_eval(keys, argv, fn)
   SG_EVAL.KEYS, SG_EVAL.ARGV = keys, argv
   current_env = P_EVAL
-  local ok, res = after_kill(raw_xpcall(fn, error_handler))
+  local ok, res = raw_xpcall(fn, error_handler)
+  if killed and ok then ok, res = false, {err = kill_error} end
   SG_EVAL.KEYS, SG_EVAL.ARGV = nil, nil
+  local t = type(res)
+  if ok and (t == 'string' or t == 'number' or t == 'boolean') then
+    finish_run()
+    return 0, res
+  end
   local a, b, c, d = outcome(ok, res)
   finish_run()
   return a, b, c, d
 end
 
-D.run_eval = guarded(function(fn, nkeys, ...)
+D.run_eval = function(fn, nkeys, ...)
+  if nkeys == 0 then return run_eval({}, {...}, fn) end
+  if nkeys == select('#', ...) then return run_eval({...}, {}, fn) end
   local keys, argv = split_args(nkeys, ...)
   return run_eval(keys, argv, fn)
-end)
+end
 
-D.run_eval_table = guarded(function(fn, nkeys, all)
+D.run_eval_table = function(fn, nkeys, all)
   local keys, argv = split_table(nkeys, all)
   return run_eval(keys, argv, fn)
-end)
+end
 
 local function call_current()
   local r = cur_fn(cur_keys, cur_args)
@@ -1171,22 +1173,28 @@ end
 local function run_function(fn, keys, args)
   cur_fn, cur_keys, cur_args = fn, keys, args
   current_env = P_FUNC
-  local ok, res = after_kill(raw_xpcall(call_current, error_handler))
+  local ok, res = raw_xpcall(call_current, error_handler)
+  if killed and ok then ok, res = false, {err = kill_error} end
   cur_fn, cur_keys, cur_args = nil, nil, nil
+  local t = type(res)
+  if ok and (t == 'string' or t == 'number' or t == 'boolean') then
+    finish_run()
+    return 0, res
+  end
   local a, b, c, d = outcome(ok, res)
   finish_run()
   return a, b, c, d
 end
 
-D.run_function = guarded(function(fn, nkeys, ...)
+D.run_function = function(fn, nkeys, ...)
   local keys, args = split_args(nkeys, ...)
   return run_function(fn, keys, args)
-end)
+end
 
-D.run_function_table = guarded(function(fn, nkeys, all)
+D.run_function_table = function(fn, nkeys, all)
   local keys, args = split_table(nkeys, all)
   return run_function(fn, keys, args)
-end)
+end
 
 -- Runs a library body with the load-time API. Returns true and the registered functions
 -- ({name, callback, flags, description} each), or false and the error text.

@@ -513,3 +513,59 @@ def test_error_reply_values_are_errors() -> None:
     r = s.execute("EVAL", "return redis.error_reply('MY oops')", "0")
     assert isinstance(r, ErrorReply) and r.message == "MY oops"
     assert normalize(wire(r)) == ("error", "MY oops")
+
+
+# ---------------------------------------------------------------------------------------------
+# Classic scripts behave as on Redis
+
+RELEASE = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+           "return redis.call('del', KEYS[1]) else return 0 end")
+RENEW = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+         "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end")
+FIXED_WINDOW = ("local n = redis.call('incr', KEYS[1]) "
+                "if n == 1 then redis.call('expire', KEYS[1], ARGV[1]) end "
+                "if n > tonumber(ARGV[2]) then return 0 end return 1")
+SLIDING_WINDOW = ("local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), "
+                  "tonumber(ARGV[3]) "
+                  "redis.call('zremrangebyscore', KEYS[1], 0, now - window) "
+                  "if redis.call('zcard', KEYS[1]) >= limit then return 0 end "
+                  "redis.call('zadd', KEYS[1], now, ARGV[4]) "
+                  "redis.call('pexpire', KEYS[1], window) return 1")
+CAS = ("local v = redis.call('get', KEYS[1]) "
+       "if v == ARGV[1] or (v == false and ARGV[1] == '') then "
+       "redis.call('set', KEYS[1], ARGV[2]) return 1 end return 0")
+
+
+def test_lock_release_and_renewal(differ: Any) -> None:
+    differ.check("SET", "lock", "token-1", "PX", "30000")
+    differ.check("EVAL", RENEW, "1", "lock", "token-2", "60000")
+    differ.check("EVAL", RENEW, "1", "lock", "token-1", "60000")
+    differ.check("PTTL", "lock")
+    differ.check("EVAL", RELEASE, "1", "lock", "token-2")
+    differ.check("GET", "lock")
+    differ.check("EVAL", RELEASE, "1", "lock", "token-1")
+    differ.check("EXISTS", "lock")
+    differ.check("EVAL", RELEASE, "1", "lock", "token-1")
+    sha = differ.check("SCRIPT", "LOAD", RELEASE)
+    differ.check("SET", "lock", "t")
+    differ.check("EVALSHA", sha, "1", "lock", "t")
+
+
+def test_rate_limiters(differ: Any) -> None:
+    for _ in range(5):
+        differ.check("EVAL", FIXED_WINDOW, "1", "rl:fixed", "60", "3")
+    differ.check("GET", "rl:fixed")
+    differ.check("TTL", "rl:fixed")
+    for i, now in enumerate([1000, 1100, 1200, 1300, 2050, 2150, 2300]):
+        differ.check("EVAL", SLIDING_WINDOW, "1", "rl:slide", str(now), "1000", "3", f"req{i}")
+    differ.check("ZRANGE", "rl:slide", "0", "-1", "WITHSCORES")
+
+
+def test_compare_and_swap(differ: Any) -> None:
+    differ.check_all(f"""
+        EVAL "{CAS}" 1 cas "" first
+        EVAL "{CAS}" 1 cas "" again
+        EVAL "{CAS}" 1 cas first second
+        EVAL "{CAS}" 1 cas first third
+        GET cas
+    """)

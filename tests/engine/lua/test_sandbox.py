@@ -193,7 +193,7 @@ MEMORY_BOMBS = [
     "local s = 'x' while true do s = s .. s end",
     "local t = {} for i = 1, 1e9 do t[i] = i end",
     "local t = {} while true do t = {t, {}, {}} end",
-    "local t = {} for i = 1, 1e7 do t[i] = string.rep('y', 100) .. i end",
+    "local t = {} for i = 1, 1e6 do t[i] = string.rep('y', 1000) .. i end",
     "local t = {} for i = 1, 1e6 do t[i] = string.rep('y', 100) end return #table.concat(t)",
     "return cjson.encode(string.rep('x', 3e7))",
     "local t = {} for i = 1, 3e6 do t[i] = {i} end return cmsgpack.pack(t)",
