@@ -103,7 +103,9 @@ class Session:
         now = engine.clock.time_ms()
         self.created_ms = now
         self.last_ms = now
-        self.last_command = ""
+        # The last command's spec (CLIENT LIST's cmd=); storing the spec keeps the hot path
+        # to one attribute write.
+        self.last_spec: CommandSpec | None = None
         # Transactions (multi.c)
         self.multi: list[tuple[CommandSpec, list[bytes]]] | None = None
         self.multi_error = False
@@ -172,6 +174,7 @@ class Session:
                     except Exception as exc:  # a bug must not take the engine down
                         reply = self._internal_error(spec, exc)
                     us = (_perf() - t0) // 1000
+                    self.last_spec = spec
                     i = spec.id
                     eng.cmd_calls[i] += 1
                     eng.cmd_usec[i] += us
@@ -186,6 +189,11 @@ class Session:
             return reply
         finally:
             self._release()
+
+    @property
+    def last_command(self) -> str:
+        spec = self.last_spec
+        return spec.full_name if spec is not None else ""
 
     def select(self, index: int) -> None:
         self.db = self.engine.dbs[index]
@@ -408,7 +416,7 @@ class Session:
                 parent.inner.append(rec)
             else:
                 self.last_record = rec
-        self.last_command = spec.full_name
+        self.last_spec = spec
         return reply
 
     def propagate_call(self, spec: CommandSpec, argv: list[bytes]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...protocol.reply import OK, ErrorReply, Status
-from ..args import SYNTAX, parse_int
+from ..args import parse_int
 from ..blocking import release_postponed
 
 if TYPE_CHECKING:
@@ -35,16 +35,14 @@ def client_pause_command(c: "Session", argv: list[bytes]) -> Any:
         elif mode != b"ALL":
             raise ErrorReply("ERR CLIENT PAUSE mode must be WRITE or ALL")
     elif len(argv) > 4:
-        raise SYNTAX
+        raise ErrorReply("ERR unknown subcommand or wrong number of arguments for '%s'. Try "
+                         "CLIENT HELP." % argv[1].decode("utf-8", "replace"))
     eng = c.engine
     end = eng.now_ms() + ms
     # A new pause never shortens one in force, and ALL wins over WRITE (pauseClients).
     if end > eng.pause_end_ms:
         eng.pause_end_ms = end
-    if pause_all or not eng.pause_end_ms:
-        eng.pause_all = pause_all or eng.pause_all
-    else:
-        eng.pause_all = eng.pause_all and True
+    eng.pause_all = pause_all or eng.pause_all
     eng.refresh_gate()
     return OK
 
