@@ -63,6 +63,14 @@ def test_repl_in_a_terminal(tmp_path: Path) -> None:
         t.expect("user:42")
         t.send("\r")
         t.expect('"hello"')
+        # Ctrl-R finds an earlier line in the history; Enter takes it, Enter runs it.
+        t.send("\x12")
+        t.expect("reverse-i-search")
+        t.send("user:42 h")
+        t.expect(re.compile(r"SET.*user:42.*h.*ello"))  # found, with the match highlighted
+        t.send("\r")
+        t.send("\r")
+        t.expect("OK")
         # A frozen clock moved by hand expires a key.
         t.send(":clock manual\r")
         t.expect("clock frozen")

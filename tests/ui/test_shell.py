@@ -289,3 +289,16 @@ def test_ctrl_c_while_waiting_unblocks(transcript) -> None:  # type: ignore[no-u
 def test_group_listing_leaves_out_the_group_line_as_redis_cli(say) -> None:  # type: ignore[no-untyped-def]
     assert "group: string" not in say("help @string")
     assert "group: string" in say("help GET")
+
+
+def test_resp3_session(transcript) -> None:  # type: ignore[no-untyped-def]
+    from redislab.ui.batch import make_backend
+    from redislab.ui.startup import Options
+
+    shell = Shell(make_backend(Options(resp3=True, manual_clock=True)), transcript,
+                  annotate="off")
+    shell.handle("CONFIG GET maxmemory")
+    assert transcript.take() == '1# "maxmemory" => "0"\n'
+    shell.handle("ZADD z 1.5 a")
+    shell.handle("ZSCORE z a")
+    assert transcript.take() == "(integer) 1\n(double) 1.5\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from prompt_toolkit.filters import is_done
+from prompt_toolkit.enums import DEFAULT_BUFFER
+from prompt_toolkit.filters import has_focus, is_done
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from .words import scan
@@ -40,7 +41,8 @@ def make_bindings(get_shell: Callable[[], "Shell | None"]) -> KeyBindings:
     """Key bindings; ``get_shell`` gives the shell once the engine has loaded (else None)."""
     kb = KeyBindings()
 
-    @kb.add("enter", filter=~is_done)
+    # Only in the input line itself: Enter in the Ctrl-R search keeps its own meaning.
+    @kb.add("enter", filter=~is_done & has_focus(DEFAULT_BUFFER))
     def _enter(event: KeyPressEvent) -> None:
         """Run the input, or go on to the next line inside an open script."""
         buf = event.current_buffer
