@@ -1,9 +1,11 @@
 """What the REPL runs commands on: named clients of an in-process engine.
 
-The REPL talks to this small interface only: run a command as a client, see what the call
-did, list keys for completion. The embedded backend is the one that can also say what every
-command cost (the engine's per-call record), show events and move a manual clock; a backend
-for a real server would answer the same calls with less detail.
+The REPL talks to this small interface only: run a command as a client (``execute``), see
+what the call did (:class:`Outcome`), look at keys for completion (``key_names``,
+``key_info``), read and move the clock (``now_ms``, ``advance``, ``tick``), and collect replies
+that reach clients later (``take_deliveries``). The embedded backend is the one that can also
+say what every command cost (the engine's per-call record), show events and move a manual
+clock; a backend for a real server would answer the same calls with less detail.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..engine import Blocked, CallRecord, Clock, Engine, Session
-from ..engine import introspect
+from ..engine import blocking, introspect
+from ..engine.events import Event
 from ..engine.commands.spec import CommandSpec
 from ..engine.introspect import KeyInfo
 from .clock import ReplClock
@@ -171,8 +174,29 @@ class EmbeddedBackend:
         c = self.engine.clock
         return c if isinstance(c, ReplClock) else None
 
-    def advance(self, seconds: float) -> None:
-        self.engine.advance(seconds)
+    def now_ms(self) -> int:
+        return self.engine.clock.time_ms()
+
+    def advance(self, seconds: float) -> list[Event]:
+        """Move the clock forward, running the periodic work; returns the events it caused."""
+        seen: list[Event] = []
+        unsubscribe = self.engine.bus.subscribe(seen.append)
+        try:
+            self.engine.advance(seconds)
+        finally:
+            unsubscribe()
+        return seen
+
+    def tick(self) -> None:
+        """Run the periodic work now (active expiry, blocked clients' timeouts)."""
+        self.engine.cron()
+
+    def stop_waiting(self, session: Session) -> None:
+        """Release a blocked client as if its timeout had passed (CLIENT UNBLOCK)."""
+        blocking.client_unblock(self.engine, session, with_error=False)
+
+    def config_names(self) -> list[str]:
+        return sorted(self.engine.config.params)
 
     def reset(self) -> None:
         """Forget all data and clients: a fresh engine with the same configuration."""

@@ -89,8 +89,7 @@ def _matcher_arg(shell: "Shell | None", e: Expect, prefix: str,
     spec = s.spec
     if spec is not None and spec.name in ("CONFIG GET", "CONFIG SET") \
             and e.text == "parameter" and shell is not None:
-        params = shell.backend.engine.config.params
-        for name in sorted(params):
+        for name in shell.backend.config_names():
             if name.startswith(prefix.lower()):
                 yield name, name, "configuration parameter"
 

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ... import __version__
-from ...engine import blocking
 from ...protocol import NO_REPLY, ErrorReply, split_args
 from .. import annotate as ann
 from .. import docs
@@ -76,7 +75,7 @@ class Shell:
         self.emit([("info.error", text + "\n")])
 
     def now_text(self) -> str:
-        ms = self.backend.engine.clock.time_ms()
+        ms = self.backend.now_ms()
         when = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone()
         return when.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -93,13 +92,7 @@ class Shell:
 
     def advance(self, seconds: float) -> None:
         """Move time forward, reporting what happened meanwhile (expiry, timeouts)."""
-        engine = self.backend.engine
-        seen: list[Any] = []
-        unsubscribe = engine.bus.subscribe(seen.append)
-        try:
-            self.backend.advance(seconds)
-        finally:
-            unsubscribe()
+        seen = self.backend.advance(seconds)
         expired = [e for e in seen if e.kind == "expired"]
         other = [e for e in seen if e.kind not in ("expired", "deleted", "blocked",
                                                    "unblocked")]
@@ -267,18 +260,18 @@ class Shell:
 
     def _wait(self, session: Any) -> None:
         """Wait in real time for a blocked client, as redis-cli would (Ctrl-C gives up)."""
-        engine = self.backend.engine
+        backend = self.backend
         try:
             while session.blocked is not None:
                 deadline = session.blocked.deadline_ms
-                now = engine.clock.time_ms()
+                now = backend.now_ms()
                 if deadline and now >= deadline:
-                    engine.cron()
+                    backend.tick()  # periodic work answers the timeout
                     continue
                 self.sleep(min(0.05, max(0.001, (deadline - now) / 1000)))
         except KeyboardInterrupt:
-            blocking.client_unblock(engine, session, with_error=False)
-            self.backend.take_deliveries()
+            backend.stop_waiting(session)
+            backend.take_deliveries()
             self.info("(interrupted: the client stopped waiting)")
 
     def flush_deliveries(self) -> None:
