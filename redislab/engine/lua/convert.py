@@ -13,7 +13,6 @@ import math
 from typing import Any, Callable
 
 from ...protocol.reply import (
-    NULL_ARRAY,
     BigNumber,
     Bool,
     Double,
@@ -274,4 +273,4 @@ def _big_number(data: bytes) -> Any:
 
 
 __all__ = ["reply_to_lua", "decode_result", "scalar_result", "script_error", "run_failure",
-           "format_arg", "lua_error_text", "c_number_to_int", "NULL_ARRAY"]
+           "format_arg", "lua_error_text", "c_number_to_int"]

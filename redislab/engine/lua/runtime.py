@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from lupa import lua51
 
@@ -215,6 +215,24 @@ class Scripting:
     def memory_used(self) -> int:
         """Bytes the Lua heap holds (used_memory_lua)."""
         return int(self.rt.get_memory_used(total=True))
+
+    def info(self) -> dict[str, int]:
+        """Scripting figures for INFO memory."""
+        lua = self.memory_used()
+        scripts = sum(len(s.body) for s in self.scripts.values())
+        functions = sum(len(lib.code) for lib in self.registry.libraries.values())
+        return {
+            "used_memory_lua": lua,
+            "used_memory_vm_eval": lua,
+            "used_memory_scripts_eval": scripts,
+            "number_of_cached_scripts": len(self.scripts),
+            "number_of_functions": self.registry.function_count(),
+            "number_of_libraries": len(self.registry.libraries),
+            "used_memory_vm_functions": 0,
+            "used_memory_vm_total": lua,
+            "used_memory_functions": functions,
+            "used_memory_scripts": scripts + functions,
+        }
 
     # ----------------------------------------------------------------------------------------
     # Callbacks the sandbox makes (they never raise)
@@ -791,4 +809,4 @@ def scripting(engine: "Engine") -> Scripting:
 
 
 __all__ = ["Scripting", "Script", "Run", "scripting", "parse_shebang", "BUSY_EVAL",
-           "BUSY_FUNCTION", "Callable"]
+           "BUSY_FUNCTION"]
