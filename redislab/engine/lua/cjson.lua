@@ -4,7 +4,7 @@
 -- sparse-array and depth rules and the same error texts. Written in Lua rather than called
 -- through Python so a long encode or decode stays under the script time limit.
 local H = ...
-local raise, argerror = H.raise, H.argerror
+local raise, argerror, real = H.raise, H.argerror, H.real
 local NULL = H.null
 local type, tostring, tonumber, next, select, rawget, rawset, pairs =
   type, tostring, tonumber, next, select, rawget, rawset, pairs
@@ -124,6 +124,7 @@ local function array_length(cfg, t)
 end
 
 local function encode_table(cfg, t, depth, out)
+  t = real(t)
   depth = depth + 1
   if depth > cfg.encode_max_depth then
     raise('Cannot serialise, excessive nesting (' .. depth .. ')')

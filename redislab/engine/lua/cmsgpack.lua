@@ -5,7 +5,7 @@
 -- double; nesting deeper than 16 packs as nil. Float and double bytes come from the host
 -- (H.pack_float, H.unpack_float) because Lua 5.1 has no way to reach a number's bits.
 local H = ...
-local raise, argerror = H.raise, H.argerror
+local raise, argerror, real = H.raise, H.argerror, H.real
 local pack_float, unpack_float = H.pack_float, H.unpack_float
 local type, next, select, tonumber, tostring, unpack, error = type, next, select, tonumber,
   tostring, unpack, error
@@ -87,6 +87,7 @@ end
 local encode_value
 
 local function encode_table(t, level, out)
+  t = real(t)
   if is_array(t) then
     local len = #t
     encode_array_header(len, out)

@@ -237,6 +237,8 @@ local CJSON_RESET
 local NULL = newproxy(false)
 
 local H = {raise = raise, argerror = argerror, null = NULL, max_depth = SETTINGS.max_depth}
+-- Libraries that walk tables see a read-only library table's contents, as Redis's C code does.
+H.real = function(t) return READONLY[t] or t end
 H.pack_float = function(n) return py_pack_float(n) end
 H.unpack_float = function(s) return py_unpack_float(s) end
 
@@ -412,6 +414,8 @@ end
 local function drain_reader(reader)
   local parts = {}
   while true do
+    -- A C reader (load(math.random)) never returns to script code where a kill could land.
+    if killed then error({err = kill_error}, 0) end
     local piece = reader()
     if piece == nil or piece == '' then break end
     if type(piece) == 'number' then piece = tostring(piece) end

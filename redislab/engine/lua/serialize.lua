@@ -7,6 +7,7 @@
 -- host's stack.
 local H = ...
 local MAX_DEPTH = H.max_depth
+local real = H.real
 local type, rawget, next, tostring = type, rawget, next, tostring
 local format = string.format
 local concat = table.concat
@@ -43,6 +44,7 @@ local function ser_table(t, depth, out)
   end
   v = rawget(t, 'map')
   if type(v) == 'table' then
+    v = real(v)
     local slot = #out + 1
     out[slot] = false
     local n = 0
@@ -56,6 +58,7 @@ local function ser_table(t, depth, out)
   end
   v = rawget(t, 'set')
   if type(v) == 'table' then
+    v = real(v)
     local slot = #out + 1
     out[slot] = false
     local n = 0
