@@ -177,6 +177,7 @@ def test_blocked_client_times_out_on_advance(say) -> None:  # type: ignore[no-un
 def test_pubsub_messages_reach_the_subscriber(say) -> None:  # type: ignore[no-untyped-def]
     out = say("@bob SUBSCRIBE news")
     assert '[bob] 1) "subscribe"\n2) "news"\n3) (integer) 1\n' in out
+    assert "(client bob now only accepts (P|S)SUBSCRIBE" in out
     out = say("PUBLISH news hello")
     assert out.startswith("(integer) 1\n")
     assert '[bob] 1) "message"\n2) "news"\n3) "hello"\n' in out

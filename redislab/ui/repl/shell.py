@@ -223,7 +223,19 @@ class Shell:
             self.emit_reply(outcome.reply, outcome.resp, client if tag else None)
         self.emit(ann.annotate(outcome, history, self.annotate))
         self.flush_deliveries()
+        self._subscribe_note(argv, session, client)
         return True
+
+    def _subscribe_note(self, argv: list[bytes], session: Any, client: str) -> None:
+        """redis-cli switches to a message reader here; the REPL stays, so say what changed."""
+        if not self.interactive or session.resp != 2 or not argv:
+            return
+        name = argv[0].upper()
+        if name in (b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE") and (
+                session.channels or session.patterns or session.shard_channels):
+            self.emit([("info.dim", f"(client {client} now only accepts (P|S)SUBSCRIBE, "
+                                    "(P|S)UNSUBSCRIBE, PING, QUIT and RESET; messages show up "
+                                    "here as they arrive)\n")])
 
     def emit_reply(self, reply: Any, resp: int, client: str | None = None,
                    style: str = "reply") -> None:
