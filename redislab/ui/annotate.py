@@ -8,7 +8,7 @@ Two kinds of plug-ins feed it, each a plain function registered with a decorator
   events, inner commands and key changes are sources; persistence, eviction or replication
   views add theirs the same way.
 * **pitfall rules** (``@pitfall``) look at the call and the ones before it and return a
-  :class:`Warning` when the learner just did something that hurts at scale (KEYS over a big
+  :class:`Pitfall` when the learner just did something that hurts at scale (KEYS over a big
   keyspace, a giant DEL, a cache key without a TTL, single commands a pipeline would batch).
 
 Nothing here prints; :func:`annotate` returns styled fragments and the REPL writes them.
@@ -31,7 +31,7 @@ from .render import quote_bulk
 from .repl.suggest import repetitions
 from .theme import Fragments
 
-__all__ = ["Note", "Warning", "source", "pitfall", "SOURCES", "PITFALLS", "annotate", "explain",
+__all__ = ["Note", "Pitfall", "source", "pitfall", "SOURCES", "PITFALLS", "annotate", "explain",
            "MODES", "describe_event", "event_formatter", "Thresholds"]
 
 MODES = ("off", "brief", "full")
@@ -48,7 +48,7 @@ class Note:
 
 
 @dataclass
-class Warning:
+class Pitfall:
     """A pitfall the call just walked into."""
 
     rule: str
@@ -69,7 +69,7 @@ class Thresholds:
 THRESHOLDS = Thresholds()
 
 Source = Callable[[Outcome], "Note | None"]
-Rule = Callable[[Outcome, Sequence[Outcome]], "Warning | None"]
+Rule = Callable[[Outcome, Sequence[Outcome]], "Pitfall | None"]
 
 SOURCES: list[tuple[int, str, Source]] = []
 PITFALLS: list[tuple[str, Rule]] = []
@@ -378,14 +378,14 @@ def blocked_source(outcome: Outcome) -> Note | None:
 # Pitfall rules
 
 @pitfall("keyspace-scan")
-def keyspace_scan(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
+def keyspace_scan(outcome: Outcome, history: Sequence[Outcome]) -> Pitfall | None:
     rec = outcome.record
     if rec is None or rec.spec is None or rec.spec.cost.n_from != "db" or rec.n is None:
         return None
     if rec.n < THRESHOLDS.keyspace_scan:
         return None
     name = rec.spec.name
-    return Warning("keyspace-scan",
+    return Pitfall("keyspace-scan",
                    f"{name} scanned {_n(rec.n)} keys: this blocks every client; use SCAN",
                    f"{name} visits every key of the database in one go, and Redis runs one "
                    "command at a time, so every other client waits until it finishes. SCAN "
@@ -396,7 +396,7 @@ _SCAN_FOR = {"hash": "HSCAN", "set": "SSCAN", "zset": "ZSCAN", "list": "LRANGE i
 
 
 @pitfall("big-reply")
-def big_reply(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
+def big_reply(outcome: Outcome, history: Sequence[Outcome]) -> Pitfall | None:
     rec = outcome.record
     if rec is None or rec.spec is None or rec.spec.cost.n_from == "db":
         return None
@@ -405,14 +405,14 @@ def big_reply(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
         return None
     kinds = {info.type for info in outcome.before.values() if info is not None}
     better = ", ".join(sorted({_SCAN_FOR[k] for k in kinds if k in _SCAN_FOR})) or "a cursor"
-    return Warning("big-reply",
+    return Pitfall("big-reply",
                    f"one reply of {_n(len(reply))} elements: iterate with {better} instead",
                    "Building and sending a huge reply keeps the server busy and fills the "
                    "client's output buffer; fetch big collections in pages.")
 
 
 @pitfall("big-delete")
-def big_delete(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
+def big_delete(outcome: Outcome, history: Sequence[Outcome]) -> Pitfall | None:
     rec = outcome.record
     if rec is None or rec.spec is None or rec.spec.name != "DEL":
         return None
@@ -422,7 +422,7 @@ def big_delete(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
     if not huge:
         return None
     key, info = max(huge, key=lambda ki: ki[1].size)
-    return Warning("big-delete",
+    return Pitfall("big-delete",
                    f"DEL freed a {_n(info.size)}-element {info.type} {_key(key)} while every "
                    "client waited: UNLINK frees it in the background",
                    "DEL releases every element before replying. UNLINK removes the key at "
@@ -434,14 +434,14 @@ _CACHE_NAME = re.compile(rb"(^|[:._-])(cache|cached|session|sess|tmp|temp)([:._-
 
 
 @pitfall("cache-without-ttl")
-def cache_without_ttl(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
+def cache_without_ttl(outcome: Outcome, history: Sequence[Outcome]) -> Pitfall | None:
     rec = outcome.record
     if rec is None or rec.spec is None or not rec.spec.write:
         return None
     for key, info in outcome.after.items():
         if info is not None and info.ttl_ms is None and _CACHE_NAME.search(key) \
                 and outcome.before.get(key) is None:
-            return Warning("cache-without-ttl",
+            return Pitfall("cache-without-ttl",
                            f"{_key(key)} looks like a cache entry but has no TTL: "
                            "set one (SET ... EX, or EXPIRE)",
                            "A cache entry without an expire time stays forever: stale data "
@@ -451,7 +451,7 @@ def cache_without_ttl(outcome: Outcome, history: Sequence[Outcome]) -> Warning |
 
 
 @pitfall("ttl-cleared")
-def ttl_cleared(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
+def ttl_cleared(outcome: Outcome, history: Sequence[Outcome]) -> Pitfall | None:
     rec = outcome.record
     if rec is None or rec.spec is None or rec.spec.name in ("PERSIST",):
         return None
@@ -460,7 +460,7 @@ def ttl_cleared(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
         if before is not None and before.ttl_ms is not None and after is not None \
                 and after.ttl_ms is None:
             hint = " (add KEEPTTL to keep it)" if rec.spec.name == "SET" else ""
-            return Warning("ttl-cleared",
+            return Pitfall("ttl-cleared",
                            f"{rec.spec.name} removed the TTL of {_key(key)}{hint}",
                            "Overwriting a key's value with SET (and commands like it) "
                            "discards its expire time; the key now lives forever.")
@@ -475,7 +475,7 @@ _BATCH = {"GET": "MGET", "SET": "MSET", "HGET": "HMGET", "SISMEMBER": "SMISMEMBE
 
 
 @pitfall("batch")
-def batch(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
+def batch(outcome: Outcome, history: Sequence[Outcome]) -> Pitfall | None:
     rec = outcome.record
     if rec is None or rec.spec is None or isinstance(rec.reply, ErrorReply):
         return None
@@ -491,7 +491,7 @@ def batch(outcome: Outcome, history: Sequence[Outcome]) -> Warning | None:
     if run != THRESHOLDS.batch_run:
         return None
     better = _BATCH.get(name, "a pipeline (or MULTI/EXEC)")
-    return Warning("batch",
+    return Pitfall("batch",
                    f"{run} {name} calls in a row: {better} does them in one round trip",
                    "Every command is a network round trip. Commands that take several "
                    "keys, or a pipeline, send many operations at once.")
@@ -512,7 +512,7 @@ def notes(outcome: Outcome) -> list[Note]:
     return out
 
 
-def warnings(outcome: Outcome, history: Sequence[Outcome]) -> list[Warning]:
+def pitfalls(outcome: Outcome, history: Sequence[Outcome]) -> list[Pitfall]:
     out = []
     for _, fn in PITFALLS:
         try:
@@ -538,7 +538,7 @@ def annotate(outcome: Outcome, history: Sequence[Outcome], mode: str = "brief") 
                                    "is called\n")]
         return []
     found = notes(outcome)
-    warns = warnings(outcome, history)
+    warns = pitfalls(outcome, history)
     frags: Fragments = []
     if mode == "brief":
         phrases = [(n.style, n.brief) for n in found if n.brief]
@@ -555,7 +555,7 @@ def annotate(outcome: Outcome, history: Sequence[Outcome], mode: str = "brief") 
     return _full(outcome, found, warns)
 
 
-def _full(outcome: Outcome, found: list[Note], warns: list[Warning]) -> Fragments:
+def _full(outcome: Outcome, found: list[Note], warns: list[Pitfall]) -> Fragments:
     frags: Fragments = []
     for n in found:
         for line in n.lines:
@@ -584,5 +584,5 @@ def explain(outcome: Outcome, history: Sequence[Outcome]) -> Fragments:
         return frags
     if rec.spec is not None and rec.spec.summary:
         frags.append(("annotation.detail", f"  {rec.spec.summary}\n"))
-    frags.extend(_full(outcome, notes(outcome), warnings(outcome, history)))
+    frags.extend(_full(outcome, notes(outcome), pitfalls(outcome, history)))
     return frags

@@ -102,7 +102,7 @@ def test_sources_and_rules_are_pluggable(say) -> None:  # type: ignore[no-untype
 
     @ann.pitfall("test-rule")
     def rule(outcome, history):  # type: ignore[no-untyped-def]
-        return ann.Warning("test-rule", "careful")
+        return ann.Pitfall("test-rule", "careful")
 
     try:
         out = say("GET x")
