@@ -14,7 +14,7 @@ Elements are kept ordered by position in an index built on demand:
 
 * the keyspace's index is built by the first SCAN on a database and kept current by
   :class:`~redislab.engine.keyspace.Database` as keys are added and removed (nothing is paid
-  before the first SCAN);
+  before the first SCAN, and little after it: see :class:`KeyIndex`);
 * a hash, set or sorted set has no such hooks, so its index is rebuilt when an iteration
   starts (cursor 0) and reused by the calls that follow. Elements added since are not
   required to be returned, and elements removed since are skipped, which is all the
@@ -82,14 +82,15 @@ def _reverse(value: int, bits: int) -> int:
     return int(format(value, "0%db" % bits)[::-1], 2)
 
 
-def walk(iter_from: Callable[[int], Iterator[Any]], cursor: int, count: int, n: int
-         ) -> tuple[int, list[Any], int]:
+def walk(iter_from: Callable[[int], Iterator[Any]], cursor: int, count: int, n: int,
+         alive: Callable[[Any], bool] | None = None) -> tuple[int, list[Any], int]:
     """One call of the scan loop over ``n`` elements ordered by :func:`hash`.
 
-    ``iter_from(h)`` yields the elements whose hash is ``>= h`` in hash order. Buckets are
-    visited as scanGenericCommand does: until ``count`` elements are collected, the table
-    wraps around (cursor 0), or ten times ``count`` buckets have been looked at. Returns the
-    next cursor, the elements and how many buckets were visited.
+    ``iter_from(h)`` yields the elements whose hash is ``>= h`` in hash order; those for
+    which ``alive`` says False are gone and skipped. Buckets are visited as
+    scanGenericCommand does: until ``count`` elements are collected, the table wraps around
+    (cursor 0), or ten times ``count`` buckets have been looked at. Returns the next cursor,
+    the elements and how many buckets were visited.
     """
     if n == 0:
         return 0, [], 0
@@ -105,7 +106,8 @@ def walk(iter_from: Callable[[int], Iterator[Any]], cursor: int, count: int, n: 
     visited = 0
     while True:
         while nxt_b == b:
-            out.append(nxt)
+            if alive is None or alive(nxt):
+                out.append(nxt)
             nxt = next(it, None)
             nxt_b = (hash(nxt) + _OFFSET) >> shift if nxt is not None else nbuckets
         b += 1
@@ -135,19 +137,65 @@ def walk(iter_from: Callable[[int], Iterator[Any]], cursor: int, count: int, n: 
 # The keyspace
 
 
-def keyspace_index(db: "Database") -> SortedKeyList:
-    """The database's keys in scan order, built on first use and then maintained by it."""
+class KeyIndex:
+    """A database's keys in scan order, kept by :class:`~redislab.engine.keyspace.Database`.
+
+    Writes stay cheap: a new key is only appended to ``pending`` (sorted in at the next scan)
+    and a deleted key is left in place (skipped when met, swept out when too many pile up).
+    If keys keep arriving and no scan comes to collect them, the index gives up and is built
+    again by the next scan, which is always safe since the order never changes.
+    """
+
+    __slots__ = ("order", "pending", "limit", "valid")
+
+    def __init__(self, data: dict[bytes, Any]) -> None:
+        self.order = SortedKeyList(data, key=hash)
+        self.pending: list[bytes] = []
+        self.limit = max(65536, 2 * len(data))
+        self.valid = True
+
+    def add(self, key: bytes) -> None:
+        pending = self.pending
+        pending.append(key)
+        if len(pending) > self.limit:
+            self.valid = False
+            pending.clear()
+
+    def discard(self, key: bytes) -> None:
+        """A deleted key stays in the order until swept; scans skip it."""
+
+    def sync(self, data: dict[bytes, Any]) -> SortedKeyList:
+        """Fold the pending keys in; returns the ordered keys (possibly with stale ones)."""
+        order = self.order
+        pending = self.pending
+        if len(pending) > 1024 and len(pending) * 8 > len(order):
+            # Sorting everything at once beats inserting this many one at a time.
+            order = self.order = SortedKeyList(data, key=hash)
+            pending.clear()
+        elif pending:
+            for key in pending:
+                if key in data and key not in order:
+                    order.add(key)
+            pending.clear()
+        if len(order) > 2 * len(data) + 1024:
+            order = self.order = SortedKeyList(data, key=hash)
+        self.limit = max(65536, 2 * len(order))
+        return order
+
+
+def keyspace_order(db: "Database") -> SortedKeyList:
+    """The database's keys in scan order, every present key included; built on first use."""
     index = db.scan_index
-    if index is None or len(index) != len(db.data):
-        # A length mismatch means a key reached the dict without Database.add or set.
-        index = SortedKeyList(db.data, key=hash)
-        db.scan_index = index
-    return index
+    if index is None or not index.valid:
+        index = db.scan_index = KeyIndex(db.data)
+    return index.sync(db.data)
 
 
 def scan_keyspace(db: "Database", cursor: int, count: int) -> tuple[int, list[bytes], int]:
-    index = keyspace_index(db)
-    return walk(lambda h: index.irange_key(min_key=h), cursor, count, len(db.data))
+    order = keyspace_order(db)
+    data = db.data
+    return walk(lambda h: order.irange_key(min_key=h), cursor, count, len(data),
+                data.__contains__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +238,7 @@ def scan_container(engine: "Engine", obj: Any, members: Iterable[bytes], size: i
     def iter_from(h: int) -> Iterator[bytes]:
         return islice(order, bisect_left(order, h, key=hash), None)
 
-    nxt, found, visited = walk(iter_from, cursor, count, size)
+    nxt, found, visited = walk(iter_from, cursor, count, size, alive)
     if nxt == 0:
         cache.pop(id(obj), None)
-    return nxt, [m for m in found if alive(m)], visited
+    return nxt, found, visited

@@ -285,8 +285,11 @@ def random_key(db: "Database") -> bytes:
     """Any key of a non-empty database, uniformly."""
     data = db.data
     index = db.scan_index
-    if index is not None and len(index) == len(data):
-        return index[_rng.randrange(len(index))]  # type: ignore[no-any-return]
+    if index is not None and index.valid:
+        # With the scan index in place a draw costs O(log N) instead of a walk of the dict.
+        order = index.sync(data)
+        if len(order) == len(data):
+            return order[_rng.randrange(len(order))]  # type: ignore[no-any-return]
     return next(islice(data, _rng.randrange(len(data)), None))
 
 

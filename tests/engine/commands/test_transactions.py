@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from redislab.engine import Engine, ManualClock
+from redislab.engine import Engine
 from redislab.protocol import NULL_ARRAY, ErrorReply
 from redislab.protocol.reply import Push
 
@@ -368,6 +368,11 @@ EXISTS k
 EXEC
 MULTI
 XREAD BLOCK 0 STREAMS s $
+EXEC
+WATCH w
+SET w 1
+MULTI
+GET w
 EXEC
 """
 
