@@ -158,8 +158,11 @@ class KeyIndex:
         pending = self.pending
         pending.append(key)
         if len(pending) > self.limit:
+            # Nobody is scanning: let the memory go; the next scan builds afresh.
             self.valid = False
             pending.clear()
+            self.order = SortedKeyList(key=hash)
+            self.limit = 1 << 62
 
     def discard(self, key: bytes) -> None:
         """A deleted key stays in the order until swept; scans skip it."""

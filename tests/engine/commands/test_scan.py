@@ -385,3 +385,21 @@ def test_first_page_shape_matches_redis(differ):
     assert our_items[0] != b"0" and their_items[0] != b"0"
     assert len(our_items[1][1]) >= 10 and len(their_items[1][1]) >= 10
     assert normalize(wire(differ.session.execute("SCAN", "0", "COUNT", "1000")))[1][0] == b"0"
+
+
+def test_scan_index_gives_up_when_nobody_scans(engine):
+    s = engine.session()
+    db = engine.db(0)
+    s.execute("SET", "first", "v")
+    s.execute("SCAN", "0")
+    index = db.scan_index
+    for i in range(index.limit + 1):
+        db.set(b"k%d" % i, b"v")
+    assert not index.valid and not index.pending and len(index.order) == 0
+    seen, cursor = set(), b"0"
+    while True:
+        cursor, found = s.execute("SCAN", cursor, "COUNT", "1000")
+        seen |= set(found)
+        if cursor == b"0":
+            break
+    assert len(seen) == len(db.data)
