@@ -639,6 +639,6 @@ def test_bitmap_machine(redis_server):
             self.session.db.set(b"list", ListValue([b"x"]))
 
     BitmapMachine.TestCase.settings = settings(
-        max_examples=30, stateful_step_count=25, deadline=None,
+        max_examples=25, stateful_step_count=20, deadline=None,
         suppress_health_check=list(HealthCheck))
     BitmapMachine.TestCase().runTest()

@@ -1,0 +1,1 @@
+"""Data structures that reproduce Redis's own byte layouts (HyperLogLog, geohash, streams)."""
