@@ -417,6 +417,12 @@ function M.gsub(s, p, repl, tr, max_s)
   return concat(out), n
 end
 
+-- The default order for table.sort when the array is large: as a Lua function it can be
+-- interrupted, unlike the C sort's own comparisons (whose worst case is quadratic).
+function M.less(a, b)
+  return a < b
+end
+
 -- Worst-case cost of running the C matcher: each unbounded item can multiply the work by
 -- the subject length, and an unanchored search tries every start position.
 local SPECIALS = '[%^%$%*%+%?%.%(%[%%%-]'

@@ -28,7 +28,8 @@ local byte, sub, find, gsub, lower = string.byte, string.sub, string.find, strin
   string.lower
 local raw_find, raw_match, raw_gmatch, raw_gsub, raw_dump = string.find, string.match,
   string.gmatch, string.gsub, string.dump
-local concat, tinsert, raw_foreach = table.concat, table.insert, table.foreach
+local concat, tinsert, raw_foreach, raw_sort = table.concat, table.insert, table.foreach,
+  table.sort
 local co_create, co_resume = coroutine.create, coroutine.resume
 
 local py_call, py_tick, py_log, py_setresp = PY.call, PY.tick, PY.log, PY.setresp
@@ -634,6 +635,41 @@ TABLE.foreach = function(...)
   if type(t) ~= 'table' then argerror(1, 'table expected, got ' .. typename(n, 1, t)) end
   if type(f) ~= 'function' then argerror(2, 'function expected, got ' .. typename(n, 2, f)) end
   return raw_foreach(READONLY[t] or t, f)
+end
+
+-- Large arrays are sorted with a Lua comparator so that the sort stays killable.
+local SORT_IN_C = 2000
+local OUR_LESS = PAT.less
+
+local function sort_errors(ok, ...)
+  if ok then return ... end
+  local e = ...
+  if type(e) == 'table' and rawget(e, USER_ERROR) then error(rawget(e, 'value'), 0) end
+  if type(e) == 'string' then
+    local stripped, n = gsub(e, '^%[library%]:%d+: ', '')
+    if n > 0 then
+      e = stripped  -- a comparison the C sort would have reported without a position
+    elseif e ~= NOMEM and not find(e, '^attempt to compare') then
+      e = where() .. e
+    end
+  end
+  error(e, 0)
+end
+
+TABLE.sort = function(...)
+  local n = select('#', ...)
+  local t, comp = ...
+  if type(t) ~= 'table' then argerror(1, 'table expected, got ' .. typename(n, 1, t)) end
+  if comp ~= nil and type(comp) ~= 'function' then
+    argerror(2, 'function expected, got ' .. type(comp))
+  end
+  if comp ~= nil then
+    local user = comp
+    comp = function(a, b) return user_result(raw_pcall(user, a, b)) end
+  elseif #t > SORT_IN_C then
+    comp = OUR_LESS
+  end
+  return sort_errors(raw_pcall(raw_sort, t, comp))
 end
 
 local MATH = {}

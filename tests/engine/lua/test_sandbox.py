@@ -101,6 +101,10 @@ LOOPS = [
     "local t = {} for i = 1, 100 do t[i] = i end "
     "table.sort(t, function(a, b) while true do end end)",
     "local f = loadstring('while true do end') f()",
+    # Big sorts compare in Lua so that an adversarial (quadratic) input stays killable.
+    "local t = {} for i = 1, 2e6 do t[i] = (i * 7919) % 1000003 end table.sort(t) "
+    "while true do end",
+    "local f = load(math.random) return f",
     "local f = load(function() return nil end) while true do end",
     "local function f(n) return f(n + 1) + 1 end while true do pcall(f, 1) end",
     "return cjson.decode(string.rep('[', 900) .. string.rep(']', 900)) "
