@@ -108,6 +108,22 @@ def test_scan_skips_and_deletes_expired_keys(engine, clock):
     assert s.execute("DBSIZE") == 1
 
 
+def test_scan_type_filter_quirks(engine, clock):
+    # Checked against 7.0.15: the TYPE check looks the key up first, so an expired key is
+    # reported as type "none" (and SCAN ... TYPE none returns it), and lookups are counted.
+    s = engine.session()
+    s.execute("SET", "gone", "v", "PX", "1")
+    s.execute("SET", "live", "v")
+    clock.advance(0.01)
+    assert s.execute("SCAN", "0", "TYPE", "none") == [b"0", [b"gone"]]
+    s.execute("SET", "gone", "v", "PX", "1")
+    clock.advance(0.01)
+    misses = engine.stats.keyspace_misses
+    assert s.execute("SCAN", "0", "TYPE", "STRING") == [b"0", [b"live"]]
+    assert engine.stats.keyspace_misses == misses + 1
+    assert engine.stats.expired_keys == 2
+
+
 def test_scan_index_is_built_lazily_and_kept_current(engine):
     s = engine.session()
     db = engine.db(0)
@@ -264,6 +280,7 @@ def test_scan_errors_match_redis(differ):
     HSCAN h 0 TYPE string
     HSCAN h 0 COUNT 0
     HSCAN h 0 MATCH
+    HSCAN h 0 NOVALUES
     SSCAN k 0
     SSCAN missing 0
     SSCAN h 0 BOGUS
