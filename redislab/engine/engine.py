@@ -216,7 +216,8 @@ class Engine:
 
     def active_expire_cycle(self) -> int:
         """7.0's slow cycle: sample 20 volatile keys per loop, loop while > 10% were stale."""
-        if not self.active_expire_enabled:
+        if not self.active_expire_enabled or self.is_replica:
+            # Replicas wait for their primary's DEL; only a primary expires actively.
             return 0
         expired_total = 0
         now = self.now_ms()

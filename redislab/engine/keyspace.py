@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .session import Session
 
 WRONGTYPE = ErrorReply(errors.WRONGTYPE)
+_KEY_MISS = 1 << 11  # notify.KEY_MISS; repeated to keep this hot module's imports small
 
 
 class Database:
@@ -89,15 +90,19 @@ class Database:
     def get(self, key: bytes) -> Any:
         """The value at ``key`` after lazy expiry, or None; touches the access time."""
         v = self.data.get(key)
-        if v is None:
-            self.engine.stats.keyspace_misses += 1
-            return None
-        if self.expires and key in self.expires and self.expire_if_needed(key):
-            self.engine.stats.keyspace_misses += 1
+        if v is None or (self.expires and key in self.expires and self.expire_if_needed(key)):
+            self.missed(key)
             return None
         self.lru[key] = self.engine.lru_clock
         self.engine.stats.keyspace_hits += 1
         return v
+
+    def missed(self, key: bytes) -> None:
+        """A read found nothing: count it, and send the ``keymiss`` notification if asked."""
+        eng = self.engine
+        eng.stats.keyspace_misses += 1
+        if eng.notify_mask & _KEY_MISS:
+            eng.notify(self.id, "m", "keymiss", key)
 
     def get_typed(self, key: bytes, cls: type) -> Any:
         """Like :meth:`get` but raises WRONGTYPE unless the value is a ``cls``."""
@@ -109,11 +114,8 @@ class Database:
     def get_string(self, key: bytes) -> bytes | None:
         """A string value as bytes, or None; WRONGTYPE for other types."""
         v = self.data.get(key)
-        if v is None:
-            self.engine.stats.keyspace_misses += 1
-            return None
-        if self.expires and key in self.expires and self.expire_if_needed(key):
-            self.engine.stats.keyspace_misses += 1
+        if v is None or (self.expires and key in self.expires and self.expire_if_needed(key)):
+            self.missed(key)
             return None
         self.lru[key] = self.engine.lru_clock
         self.engine.stats.keyspace_hits += 1

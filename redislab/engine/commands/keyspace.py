@@ -58,13 +58,13 @@ _rng = random.Random()
 def lookup_notouch(c: "Session", db: "Database", key: bytes, notify: bool = True) -> Any:
     """lookupKeyReadWithFlags(LOOKUP_NOTOUCH): lazy expiry and statistics, access time kept."""
     v = db.peek(key)
-    eng = c.engine
     if v is None:
-        eng.stats.keyspace_misses += 1
-        if notify and eng.notify_mask:
-            eng.notify(db.id, "m", "keymiss", key)
+        if notify:
+            db.missed(key)
+        else:
+            c.engine.stats.keyspace_misses += 1
     else:
-        eng.stats.keyspace_hits += 1
+        c.engine.stats.keyspace_hits += 1
     return v
 
 
