@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from redislab import __version__
@@ -16,10 +17,12 @@ from redislab.cli import app
 from redislab.ui.batch import run_piped
 from redislab.ui.startup import Options, StartupError, build_engine, read_config_file
 
+from .support.real_redis import RedisServer
+
 runner = CliRunner()
 
 
-def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+def invoke(*args: str, input: str | None = None) -> Result:
     return runner.invoke(app, list(args), input=input)
 
 
@@ -152,7 +155,7 @@ def _redis_cli_piped(port: int, text: str, flags: list[str]) -> str:
 
 @pytest.mark.real
 @pytest.mark.parametrize("flags", [[], ["--no-raw"]], ids=["raw", "no-raw"])
-def test_piped_input_matches_redis_cli(redis_server, flags: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_piped_input_matches_redis_cli(redis_server: RedisServer, flags: list[str]) -> None:
     if shutil.which("redis-cli") is None:
         pytest.skip("redis-cli is not installed")
     script = ("FLUSHALL\nset a 1\nget a\nfoo\nrpush l a b c\nlrange l 0 -1\nget nope\n\n"

@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ..engine import CallRecord
 from ..engine.commands.spec import CommandSpec
-from ..engine.events import Event
+from ..engine.events import (
+    ClientBlocked, ClientUnblocked, EncodingChanged, Event, KeyDeleted, KeyEvicted, KeyExpired,
+    Published,
+)
 from ..engine.introspect import KeyInfo
 from ..protocol import QUEUED, ErrorReply
 from .backend import Outcome
@@ -180,7 +183,8 @@ def _letters(text: str) -> list[str]:
 # ------------------------------------------------------------------------------------------
 # Event wording
 
-EventFormatter = Callable[[Event], "str | None"]
+# A formatter takes the event class it was registered for (hence Any here).
+EventFormatter = Callable[[Any], "str | None"]
 _EVENT_FORMATS: dict[str, EventFormatter] = {}
 
 
@@ -202,47 +206,44 @@ def describe_event(event: Event) -> str | None:
 
 
 @event_formatter("expired")
-def _expired(e: Event) -> str:
-    how = getattr(e, "how", "")
+def _expired(e: KeyExpired) -> str:
     why = {"lazy": "found past its TTL when touched",
-           "active": "removed by the active expiry cycle"}.get(how, how)
-    return f"expired {_key(e.key)} ({why})"  # type: ignore[attr-defined]
+           "active": "removed by the active expiry cycle"}.get(e.how, e.how)
+    return f"expired {_key(e.key)} ({why})"
 
 
 @event_formatter("deleted")
-def _deleted(e: Event) -> None:
+def _deleted(e: KeyDeleted) -> None:
     return None  # the command's own reply already says it
 
 
 @event_formatter("evicted")
-def _evicted(e: Event) -> str:
-    reason = getattr(e, "reason", "")
-    freed = getattr(e, "freed", 0)
-    extra = f", {reason}" if reason else ""
-    extra += f", freed {_bytes(freed)[1:]}" if freed else ""
-    return f"evicted {_key(e.key)} ({e.policy}{extra})"  # type: ignore[attr-defined]
+def _evicted(e: KeyEvicted) -> str:
+    extra = f", {e.reason}" if e.reason else ""
+    extra += f", freed {_bytes(e.freed)[1:]}" if e.freed else ""
+    return f"evicted {_key(e.key)} ({e.policy}{extra})"
 
 
 @event_formatter("encoding")
-def _encoding(e: Event) -> str:
-    why = f": {e.reason}" if getattr(e, "reason", "") else ""  # type: ignore[attr-defined]
-    return f"{_key(e.key)} {e.old} -> {e.new}{why}"  # type: ignore[attr-defined]
+def _encoding(e: EncodingChanged) -> str:
+    why = f": {e.reason}" if e.reason else ""
+    return f"{_key(e.key)} {e.old} -> {e.new}{why}"
 
 
 @event_formatter("blocked")
-def _blocked(e: Event) -> None:
+def _blocked(e: ClientBlocked) -> None:
     return None  # the REPL reports blocking itself
 
 
 @event_formatter("unblocked")
-def _unblocked(e: Event) -> str:
-    return f"client {e.client_id} unblocked ({e.reason})"  # type: ignore[attr-defined]
+def _unblocked(e: ClientUnblocked) -> str:
+    return f"client {e.client_id} unblocked ({e.reason})"
 
 
 @event_formatter("published")
-def _published(e: Event) -> str:
-    n = e.receivers  # type: ignore[attr-defined]
-    return f"message on {_key(e.channel)} reached {n} subscriber{'s' if n != 1 else ''}"  # type: ignore[attr-defined]
+def _published(e: Published) -> str:
+    n = e.receivers
+    return f"message on {_key(e.channel)} reached {n} subscriber{'s' if n != 1 else ''}"
 
 
 # ------------------------------------------------------------------------------------------
@@ -340,7 +341,8 @@ def _info(info: KeyInfo | None) -> str:
     if info is None:
         return "absent"
     ttl = "no TTL" if info.ttl_ms is None else f"TTL {info.ttl_ms / 1000:g}s"
-    return f"{info.type} ({info.encoding}), {_n(info.size)} elements, {ttl}"
+    unit = ("byte" if info.type == "string" else "element") + ("s" if info.size != 1 else "")
+    return f"{info.type} ({info.encoding}), {_n(info.size)} {unit}, {ttl}"
 
 
 @source("keys", order=50)

@@ -10,7 +10,7 @@ input, which makes scripted sessions repeatable.
 from __future__ import annotations
 
 import sys
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Callable, Iterable
 
 from ..protocol import split_args
 from .backend import EmbeddedBackend
@@ -39,7 +39,7 @@ def make_backend(options: Options) -> EmbeddedBackend:
                            factory=lambda clock: build_engine(options, clock))
 
 
-def _writer(out: BinaryIO):  # type: ignore[no-untyped-def]
+def _writer(out: BinaryIO) -> Callable[[Fragments], None]:
     def write(fragments: Fragments) -> None:
         out.write(plain(fragments).encode("utf-8", "surrogateescape"))
         out.flush()

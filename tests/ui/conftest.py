@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -44,7 +44,7 @@ def shell(transcript: Transcript, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
 
 
 @pytest.fixture
-def say(shell: Shell, transcript: Transcript):  # type: ignore[no-untyped-def]
+def say(shell: Shell, transcript: Transcript) -> Callable[[str], str]:
     """``say("GET k")`` handles one line and returns what was printed."""
 
     def _say(line: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -13,6 +13,8 @@ from redislab.protocol import (
     SetReply, Status, Verbatim,
 )
 from redislab.ui.render import quote_bulk, render
+
+from ..support.real_redis import RedisServer
 
 # ------------------------------------------------------------------------------------------
 # Table: (reply, resp, raw, expected text)
@@ -145,7 +147,7 @@ COMMANDS = [
 
 
 @pytest.fixture(scope="module")
-def real(redis_server):  # type: ignore[no-untyped-def]
+def real(redis_server: RedisServer) -> Iterator[RedisServer]:
     if shutil.which("redis-cli") is None:
         pytest.skip("redis-cli is not installed")
     c = redis_server.client()
@@ -166,7 +168,7 @@ def _cli(port: int, args: list[str], resp3: bool, raw: bool) -> str:
 @pytest.mark.real
 @pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
 @pytest.mark.parametrize("raw", [False, True], ids=["tty", "raw"])
-def test_render_matches_redis_cli(real, resp3: bool, raw: bool) -> None:  # type: ignore[no-untyped-def]
+def test_render_matches_redis_cli(real: RedisServer, resp3: bool, raw: bool) -> None:
     client = real.client()
     try:
         if resp3:

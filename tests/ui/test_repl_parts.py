@@ -162,12 +162,12 @@ def test_history_file_skips_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 # ------------------------------------------------------------------------------------------
 # A whole session through a pipe
 
-def test_prompt_session_through_a_pipe(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_prompt_session_through_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDISLAB_HISTFILE", "")
     printed: list[str] = []
     import redislab.ui.repl.app as app_module
 
-    def fake_print(text, **kwargs):  # type: ignore[no-untyped-def]
+    def fake_print(text: list[tuple[str, str]], **kwargs: object) -> None:
         printed.append("".join(t for _, t in text))
 
     monkeypatch.setattr(app_module, "print_formatted_text", fake_print)

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 
 from redislab.ui import annotate as ann
 from redislab.ui.repl.history import is_secret
 from redislab.ui.repl.shell import Shell
 
+from .conftest import Transcript
 
-def test_reply_and_brief_annotation(say) -> None:  # type: ignore[no-untyped-def]
+Say = Callable[[str], str]
+
+
+def test_reply_and_brief_annotation(say: Say) -> None:
     assert say("SET k v") == "OK\n  ↳ O(1)\n"
     out = say("ZADD board 10 alice 20 bob")
     assert out == "(integer) 2\n  ↳ O(M log N) · N=2 M=2 · 2 steps\n"
     assert say("LRANGE nope 0 -1").startswith("(empty array)\n")
 
 
-def test_errors_and_unbalanced_quotes(say) -> None:  # type: ignore[no-untyped-def]
+def test_errors_and_unbalanced_quotes(say: Say) -> None:
     assert say("GET") == "(error) ERR wrong number of arguments for 'get' command\n"
     assert say("SET 'open").startswith("Invalid argument(s): the ' opened at column 5")
     assert "must be followed by a space" in say('SET "a"b c')
     assert say("   ") == ""
 
 
-def test_annotation_modes(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_annotation_modes(shell: Shell, say: Say) -> None:
     assert say(":annotate off") == "annotations: off\n"
     assert say("SET k v") == "OK\n"
     assert shell.backend.engine.recording == 0
@@ -37,7 +43,7 @@ def test_annotation_modes(shell: Shell, say) -> None:  # type: ignore[no-untyped
     assert shell.backend.engine.recording == 1
 
 
-def test_queued_and_exec_annotations(say) -> None:  # type: ignore[no-untyped-def]
+def test_queued_and_exec_annotations(say: Say) -> None:
     say("MULTI")
     assert say("SET a 1") == "QUEUED\n  ↳ queued (1 waiting): runs when EXEC is called\n"
     say("INCR a")
@@ -45,7 +51,7 @@ def test_queued_and_exec_annotations(say) -> None:  # type: ignore[no-untyped-de
                           "EXEC ran SET, INCR\n"
 
 
-def test_explain_expands_the_last_command(say) -> None:  # type: ignore[no-untyped-def]
+def test_explain_expands_the_last_command(say: Say) -> None:
     assert say(":explain").startswith("nothing to explain")
     say("MSET a 1 b 2 c 3")
     say("KEYS *")
@@ -55,7 +61,7 @@ def test_explain_expands_the_last_command(say) -> None:  # type: ignore[no-untyp
     assert "documented: O(N) with N being the number of keys" in out
 
 
-def test_keys_over_a_big_keyspace_warns(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_keys_over_a_big_keyspace_warns(shell: Shell, say: Say) -> None:
     args = [b"MSET"]
     for i in range(1200):
         args += [b"k%d" % i, b"v"]
@@ -64,7 +70,7 @@ def test_keys_over_a_big_keyspace_warns(shell: Shell, say) -> None:  # type: ign
     assert "! KEYS scanned 1,200 keys: this blocks every client; use SCAN" in out
 
 
-def test_big_delete_suggests_unlink(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_big_delete_suggests_unlink(shell: Shell, say: Say) -> None:
     args = [b"HSET", b"big"]
     for i in range(10_000):
         args += [b"f%d" % i, b"v"]
@@ -74,34 +80,34 @@ def test_big_delete_suggests_unlink(shell: Shell, say) -> None:  # type: ignore[
     assert 'DEL freed a 10,000-element hash "big"' in out and "UNLINK" in out
 
 
-def test_encoding_conversion_is_reported(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_encoding_conversion_is_reported(shell: Shell, say: Say) -> None:
     say("CONFIG SET hash-max-listpack-entries 2")
     say("HSET h a 1 b 2")
     out = say("HSET h c 3")
     assert '"h" listpack -> hashtable' in out
 
 
-def test_cache_key_without_ttl_and_ttl_cleared(say) -> None:  # type: ignore[no-untyped-def]
+def test_cache_key_without_ttl_and_ttl_cleared(say: Say) -> None:
     assert "looks like a cache entry but has no TTL" in say("SET cache:user:1 {}")
     assert "looks like a cache entry" not in say("SET cache:user:2 {} EX 60")
     say("SET s v EX 100")
     assert "SET removed the TTL of \"s\" (add KEEPTTL to keep it)" in say("SET s w")
 
 
-def test_batch_rule(say) -> None:  # type: ignore[no-untyped-def]
+def test_batch_rule(say: Say) -> None:
     say("GET a")
     say("GET b")
     assert "3 GET calls in a row: MGET does them in one round trip" in say("GET c")
     assert "in a row" not in say("GET d")
 
 
-def test_sources_and_rules_are_pluggable(say) -> None:  # type: ignore[no-untyped-def]
+def test_sources_and_rules_are_pluggable(say: Say) -> None:
     @ann.source("test-source", order=99)
-    def extra(outcome):  # type: ignore[no-untyped-def]
+    def extra(outcome: object) -> ann.Note:
         return ann.Note("test-source", "extra!")
 
     @ann.pitfall("test-rule")
-    def rule(outcome, history):  # type: ignore[no-untyped-def]
+    def rule(outcome: object, history: object) -> ann.Pitfall:
         return ann.Pitfall("test-rule", "careful")
 
     try:
@@ -112,13 +118,13 @@ def test_sources_and_rules_are_pluggable(say) -> None:  # type: ignore[no-untype
         ann.PITFALLS[:] = [p for p in ann.PITFALLS if p[0] != "test-rule"]
 
 
-def test_repeat_count(say) -> None:  # type: ignore[no-untyped-def]
+def test_repeat_count(say: Say) -> None:
     out = say("3 INCR n")
     assert [line for line in out.splitlines() if not line.startswith("  ")] == [
         "(integer) 1", "(integer) 2", "(integer) 3"]
 
 
-def test_clients(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_clients(shell: Shell, say: Say) -> None:
     assert say("@bob SET x 1").startswith("[bob] OK\n")
     assert say(":client bob") == "now typing as client bob\n"
     assert shell.prompt_fragments()[0] == ("prompt.client", "bob@")
@@ -129,7 +135,7 @@ def test_clients(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
     assert say("@bob").startswith("@bob needs a command")
 
 
-def test_prompt_shows_db_and_transaction(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_prompt_shows_db_and_transaction(shell: Shell, say: Say) -> None:
     from redislab.ui.theme import plain
 
     say("SELECT 2")
@@ -137,7 +143,7 @@ def test_prompt_shows_db_and_transaction(shell: Shell, say) -> None:  # type: ig
     assert plain(shell.prompt_fragments()) == "redislab[2](TX)> "
 
 
-def test_manual_clock_and_advance(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_manual_clock_and_advance(shell: Shell, say: Say) -> None:
     say("SET t 1 PX 1500")
     out = say(":advance 2s")
     assert out.startswith("clock advanced 2s to ")
@@ -151,14 +157,14 @@ def test_manual_clock_and_advance(shell: Shell, say) -> None:  # type: ignore[no
     assert say(":clock manual").startswith("clock frozen")
 
 
-def test_lazy_expiry_event(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_lazy_expiry_event(shell: Shell, say: Say) -> None:
     say("SET t 1 PX 100")
     shell.backend.engine.clock.advance(1)  # time passes without the periodic work
     out = say("GET t")
     assert 'expired "t" (found past its TTL when touched)' in out
 
 
-def test_blocked_client_served_by_another(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_blocked_client_served_by_another(shell: Shell, say: Say) -> None:
     out = say("XREAD BLOCK 5000 STREAMS s $")
     assert "client default is blocked on s" in out
     assert plain_prompt(shell).endswith("(blocked)> ")
@@ -168,13 +174,13 @@ def test_blocked_client_served_by_another(shell: Shell, say) -> None:  # type: i
     assert '[default] 1) 1) "s"' in out
 
 
-def test_blocked_client_times_out_on_advance(say) -> None:  # type: ignore[no-untyped-def]
+def test_blocked_client_times_out_on_advance(say: Say) -> None:
     say("XREAD BLOCK 1000 STREAMS s $")
     out = say(":advance 2s")
     assert "[default] (nil)" in out
 
 
-def test_pubsub_messages_reach_the_subscriber(say) -> None:  # type: ignore[no-untyped-def]
+def test_pubsub_messages_reach_the_subscriber(say: Say) -> None:
     out = say("@bob SUBSCRIBE news")
     assert '[bob] 1) "subscribe"\n2) "news"\n3) (integer) 1\n' in out
     assert "(client bob now only accepts (P|S)SUBSCRIBE" in out
@@ -189,7 +195,7 @@ def plain_prompt(shell: Shell) -> str:
     return plain(shell.prompt_fragments())
 
 
-def test_help(say) -> None:  # type: ignore[no-untyped-def]
+def test_help(say: Say) -> None:
     assert say("help").startswith("redislab ")
     card = say("help set")
     assert "\n  SET key value [NX|XX] [GET] [EX seconds" in card
@@ -204,7 +210,7 @@ def test_help(say) -> None:  # type: ignore[no-untyped-def]
     assert "cost: O(M log N)" in say("help zadd")
 
 
-def test_meta_help(say) -> None:  # type: ignore[no-untyped-def]
+def test_meta_help(say: Say) -> None:
     out = say(":help")
     for name in (":advance", ":annotate", ":client", ":clock", ":explain", ":help", ":quit",
                  ":reset", ":peek"):
@@ -214,7 +220,7 @@ def test_meta_help(say) -> None:  # type: ignore[no-untyped-def]
     assert say(":nosuch").startswith("unknown meta-command :nosuch")
 
 
-def test_peek_raw_hints_reset(shell: Shell, say) -> None:  # type: ignore[no-untyped-def]
+def test_peek_raw_hints_reset(shell: Shell, say: Say) -> None:
     say("RPUSH l a b")
     assert say(":peek l") == "l: list, encoding quicklist, 2 elements, no TTL\n"
     assert say(":peek nope") == "nope: no such key\n"
@@ -246,11 +252,11 @@ def test_secret_lines_are_not_kept() -> None:
 
 
 @pytest.mark.parametrize("line", ["INFO", "COMMAND", "XINFO HELP", "DEBUG OBJECT nope"])
-def test_any_command_survives(say, line: str) -> None:  # type: ignore[no-untyped-def]
+def test_any_command_survives(say: Say, line: str) -> None:
     assert say(line)
 
 
-def test_real_clock_waits_for_a_blocked_client_like_redis_cli(transcript) -> None:  # type: ignore[no-untyped-def]
+def test_real_clock_waits_for_a_blocked_client_like_redis_cli(transcript: Transcript) -> None:
     from redislab.ui.batch import make_backend
     from redislab.ui.startup import Options
 
@@ -273,7 +279,7 @@ def test_real_clock_waits_for_a_blocked_client_like_redis_cli(transcript) -> Non
     assert backend.session("default").blocked is None
 
 
-def test_ctrl_c_while_waiting_unblocks(transcript) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_while_waiting_unblocks(transcript: Transcript) -> None:
     from redislab.ui.batch import make_backend
     from redislab.ui.startup import Options
 
@@ -288,12 +294,12 @@ def test_ctrl_c_while_waiting_unblocks(transcript) -> None:  # type: ignore[no-u
     assert backend.session("default").blocked is None
 
 
-def test_group_listing_leaves_out_the_group_line_as_redis_cli(say) -> None:  # type: ignore[no-untyped-def]
+def test_group_listing_leaves_out_the_group_line_as_redis_cli(say: Say) -> None:
     assert "group: string" not in say("help @string")
     assert "group: string" in say("help GET")
 
 
-def test_resp3_session(transcript) -> None:  # type: ignore[no-untyped-def]
+def test_resp3_session(transcript: Transcript) -> None:
     from redislab.ui.batch import make_backend
     from redislab.ui.startup import Options
 

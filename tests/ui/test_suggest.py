@@ -14,7 +14,8 @@ from redislab.ui.repl.hints import hint_for
 from redislab.ui.repl.suggest import Expect, classify, repetitions, suggest, syntax
 from redislab.ui.repl.words import scan
 
-SET_EXPIRY = "[EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"
+SET_EXPIRY = ("[EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds"
+              "|KEEPTTL]")
 
 HINTS = [
     # A single argument.

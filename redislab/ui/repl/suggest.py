@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from ...engine.commands import TABLE
 from ...engine.commands.spec import CommandSpec, CommandTable
@@ -48,7 +49,7 @@ class Arg:
     children: tuple["Arg", ...] = ()
 
 
-def _arg(d: dict) -> Arg:  # type: ignore[type-arg]
+def _arg(d: dict[str, Any]) -> Arg:
     return Arg(
         name=d["name"], kind=d["type"], token=d.get("token"),
         optional=bool(d.get("optional")), multiple=bool(d.get("multiple")),
