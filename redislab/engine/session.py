@@ -516,8 +516,9 @@ def _derive_n(session: Session, rec: CallRecord) -> None:
             rec.n = sum(sizes) if sizes else 0
         elif src == "reply":
             rec.n = len(rec.reply) if isinstance(rec.reply, (list, bytes)) else None
-        elif src == "args":
-            rec.n = max(0, len(rec.argv) - len(spec.name.split()) - len(spec.get_keys(rec.argv)))
+        elif src in ("args", "pairs"):
+            given = len(rec.argv) - len(spec.name.split()) - len(spec.get_keys(rec.argv))
+            rec.n = max(0, given // 2 if src == "pairs" else given)
     except Exception:
         rec.n = None
 

@@ -29,7 +29,7 @@ class Cost:
     n: str = ""       # what N counts, in words ("elements in the sorted set")
     m: str = ""       # what M counts
     k: str = ""       # what K counts
-    n_from: str = ""  # where the live N comes from: key, keys, db, args, reply, ""
+    n_from: str = ""  # where the live N comes from: key, keys, db, args, pairs, reply, ""
 
 
 @dataclass(slots=True, eq=False)
