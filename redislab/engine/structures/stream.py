@@ -16,6 +16,8 @@ from typing import Iterator
 
 from sortedcontainers import SortedDict
 
+from .listpack import lp_int_size, lp_str_size
+
 U64 = (1 << 64) - 1
 MAX_ID = (U64, U64)
 MIN_ID = (0, 0)
@@ -29,62 +31,6 @@ StreamID = tuple[int, int]
 
 def format_id(sid: StreamID) -> bytes:
     return b"%d-%d" % sid
-
-
-# ---------------------------------------------------------------------------------------------
-# Listpack byte sizes (listpack.c)
-
-def _int_of(data: bytes) -> int | None:
-    """lpStringToInt64: a string that listpack stores as an integer."""
-    n = len(data)
-    if n == 0 or n > 20:
-        return None
-    if data == b"0":
-        return 0
-    body = data[1:] if data[:1] == b"-" else data
-    if not body or not body.isdigit() or body[:1] == b"0":
-        return None
-    v = int(data)
-    return v if -(2**63) <= v <= 2**63 - 1 else None
-
-
-def _backlen(n: int) -> int:
-    if n <= 127:
-        return 1
-    if n < 16383:
-        return 2
-    if n < 2097151:
-        return 3
-    if n < 268435455:
-        return 4
-    return 5
-
-
-def lp_int_size(v: int) -> int:
-    """Bytes an integer entry takes in a listpack (encoding + data + backlen)."""
-    if 0 <= v <= 127:
-        n = 1
-    elif -4096 <= v <= 4095:
-        n = 2
-    elif -32768 <= v <= 32767:
-        n = 3
-    elif -8388608 <= v <= 8388607:
-        n = 4
-    elif -2147483648 <= v <= 2147483647:
-        n = 5
-    else:
-        n = 9
-    return n + 1
-
-
-def lp_str_size(data: bytes) -> int:
-    """Bytes a string entry takes (listpack stores integer-looking strings as integers)."""
-    iv = _int_of(data)
-    if iv is not None:
-        return lp_int_size(iv)
-    ln = len(data)
-    n = ln + (1 if ln < 64 else 2 if ln < 4096 else 5)
-    return n + _backlen(n)
 
 
 def _wrap64(v: int) -> int:
