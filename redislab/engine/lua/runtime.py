@@ -366,6 +366,9 @@ class Scripting:
                 self._enter_busy(run)
             self._let_others_in(now)
             return 1 if run.kill else 0
+        except KeyboardInterrupt:
+            # Ctrl-C in a front end running the engine on its main thread: SCRIPT KILL.
+            return 1 if self.request_kill() else 0
         except BaseException:
             log.exception("script time check failed")
             return 0

@@ -413,3 +413,25 @@ def test_killed_state_does_not_survive_the_run(eng: Engine, s: Session, runaway:
     # A later script with a pcall loop on one line runs normally.
     assert s.execute("EVAL", "local n = 0 for i = 1, 1e5 do pcall(error) n = n + 1 end "
                      "return n", "0") == 100000
+
+
+def test_interrupt_on_the_engine_thread_kills_the_script(eng: Engine, s: Session) -> None:
+    # A front end's Ctrl-C (SIGINT on the thread running the engine) stops a runaway script.
+    import os
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are delivered to the main thread")
+    s.execute("CONFIG", "SET", "busy-reply-threshold", "10")
+    lua = scripting(eng)
+
+    def interrupt() -> None:
+        if lua.busy.wait(30):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=interrupt, daemon=True)
+    helper.start()
+    r = s.execute("EVAL", "while true do end", "0")
+    helper.join(30)
+    assert _error(r).startswith(KILLED)
+    _healthy(s)
