@@ -19,7 +19,17 @@ _NOSCRIPT = ErrorReply(errors.NOSCRIPT)
 # ---------------------------------------------------------------------------------------------
 # EVAL / EVALSHA
 
+def _monitor(c: "Session", argv: list[bytes]) -> None:
+    # Script commands skip MONITOR's usual feed; Redis shows them before the commands they run.
+    if c.engine.monitors:
+        from ..session import feed_monitors
+
+        feed_monitors(c, argv)
+
+
 def eval_command(c: "Session", argv: list[bytes]) -> Any:
+    if c.engine.monitors:
+        _monitor(c, argv)
     lua = c.engine.extensions.get("lua")
     if lua is None:
         lua = scripting(c.engine)
@@ -27,16 +37,19 @@ def eval_command(c: "Session", argv: list[bytes]) -> Any:
 
 
 def eval_ro_command(c: "Session", argv: list[bytes]) -> Any:
+    _monitor(c, argv)
     return scripting(c.engine).eval(c, argv, False, True)
 
 
 def evalsha_command(c: "Session", argv: list[bytes]) -> Any:
+    _monitor(c, argv)
     if len(argv[1]) != 40:
         raise _NOSCRIPT
     return scripting(c.engine).eval(c, argv, True, False)
 
 
 def evalsha_ro_command(c: "Session", argv: list[bytes]) -> Any:
+    _monitor(c, argv)
     if len(argv[1]) != 40:
         raise _NOSCRIPT
     return scripting(c.engine).eval(c, argv, True, True)
@@ -100,10 +113,12 @@ def script_help_command(c: "Session", argv: list[bytes]) -> Any:
 # FCALL
 
 def fcall_command(c: "Session", argv: list[bytes]) -> Any:
+    _monitor(c, argv)
     return scripting(c.engine).fcall(c, argv, False)
 
 
 def fcall_ro_command(c: "Session", argv: list[bytes]) -> Any:
+    _monitor(c, argv)
     return scripting(c.engine).fcall(c, argv, True)
 
 

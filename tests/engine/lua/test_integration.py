@@ -120,3 +120,22 @@ def test_eval_ro_refuses_writes_but_reads(run: Any) -> None:
     r = run("EVAL_RO \"return redis.call('del', 'k')\" 0")
     assert isinstance(r, ErrorReply) and "read-only scripts" in r.message
     assert run("GET k") == b"v"
+
+
+def test_monitor_shows_the_script_before_its_commands() -> None:
+    e = Engine(ManualClock())
+    s, m = e.session(), e.session()
+    m.execute("MONITOR")
+    s.execute("EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "k")
+    s.execute("FUNCTION", "LOAD", "#!lua name=m\n"
+              "redis.register_function('f', function() return redis.call('ping') end)")
+    s.execute("FCALL", "f", "0")
+    lines = [str(p) for p in m.drain()]
+    assert [line.split("] ", 1)[1] for line in lines if "EVAL" in line or "lua]" in line
+            or "FCALL" in line] == [
+        "\"EVAL\" \"return redis.call('set', KEYS[1], 'v')\" \"1\" \"k\"",
+        "\"set\" \"k\" \"v\"",
+        "\"FCALL\" \"f\" \"0\"",
+        "\"ping\"",
+    ]
+    assert " [0 lua] " in lines[1]
