@@ -136,10 +136,32 @@ def to_lua_value(reply: Any, resp3: bool) -> Any:
 
 
 def _key(k: Any) -> Any:
-    # Python dict keys must be hashable; a nested array as a map key cannot be one.
+    # Python dict keys must be hashable (a nested array as a map key cannot be one), and Lua
+    # refuses nil and NaN keys.
     if isinstance(k, (list, dict)):
         return repr(k).encode()
+    if k is None or k != k:
+        return b""
     return k
+
+
+def estimated_size(reply: Any, limit: int) -> int:
+    """A generous estimate of the Lua memory a reply needs, counting no further than limit."""
+    total = 0
+    stack = [reply]
+    while stack and total <= limit:
+        r = stack.pop()
+        if isinstance(r, (bytes, bytearray, str)):
+            total += len(r) + 64
+        elif isinstance(r, list):
+            total += 64 + 48 * len(r)
+            for x in r:
+                stack.append(x[0] if type(x) is tuple else x)
+                if type(x) is tuple:
+                    stack.append(x[1])
+        else:
+            total += 48
+    return total
 
 
 def reply_to_lua(reply: Any, resp3: bool, table_from: Callable[..., Any]) -> tuple:

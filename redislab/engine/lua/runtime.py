@@ -75,6 +75,7 @@ _ARITY = b"ERR Wrong number of args calling Redis command from script"
 _NOSCRIPT = b"ERR This Redis command is not allowed from script"
 _RO_WRITE = b"ERR Write commands are not allowed from read-only scripts."
 _OUTSIDE = b"ERR redis.call/pcall can only be called inside a script invocation"
+_NO_MEMORY = b"ERR not enough memory"
 _LOGLEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 
 _monotonic = time.monotonic
@@ -181,8 +182,8 @@ class Scripting:
             b"struct_pack": hostlibs.protect(hostlibs.struct_pack),
             b"struct_unpack": hostlibs.protect(hostlibs.struct_unpack),
             b"struct_size": hostlibs.protect(hostlibs.struct_size),
-            b"pack_float": hostlibs.pack_float,
-            b"unpack_float": hostlibs.unpack_float,
+            b"pack_float": _never_raises(hostlibs.pack_float, b"\xc0"),
+            b"unpack_float": _never_raises(hostlibs.unpack_float, 0),
             b"find": _plain_find,
             b"patch": _patch,
         })
@@ -289,8 +290,16 @@ class Scripting:
             if eng.dirty != dirty:
                 self._note_write(run, argv)
             t = type(reply)
-            if t is bytes or t is int:
+            if t is int:
                 return 0, reply
+            if t is bytes:
+                if len(reply) > 65536 and not self._fits(len(reply)):
+                    return 4, _NO_MEMORY
+                return 0, reply
+            if isinstance(reply, list) and len(reply) > 256:
+                free = self.max_memory - self.rt.get_memory_used()
+                if convert.estimated_size(reply, free) * 2 + (1 << 20) > free:
+                    return 4, _NO_MEMORY
             return convert.reply_to_lua(reply, ss.resp == 3, self._table_from)
         except BaseException as exc:  # nothing may escape into Lua
             log.exception("redis.call failed")
@@ -319,6 +328,11 @@ class Scripting:
         if not container and len(self._call_cache) < 4096:
             self._call_cache[argv[0]] = (spec, checks)
         return spec, checks
+
+    def _fits(self, size: int) -> bool:
+        # Values handed to Lua from a callback are copied into the heap outside any protection;
+        # a failing allocation there must not happen, so refuse what cannot fit.
+        return self.rt.get_memory_used() + 2 * size + (1 << 20) < self.max_memory
 
     def _check_write(self, run: Run, spec: Any) -> bytes | None:
         if run.read_only:
@@ -384,12 +398,18 @@ class Scripting:
             pass
 
     def _setresp(self, resp: int) -> None:
-        self.ss.resp = int(resp)
+        try:
+            self.ss.resp = 3 if resp == 3 else 2
+        except BaseException:
+            pass
 
     def _set_repl(self, flags: int) -> None:
-        run = self.run
-        if run is not None:
-            run.repl = int(flags)
+        try:
+            run = self.run
+            if run is not None:
+                run.repl = int(flags) & 3
+        except BaseException:
+            pass
 
     def _acl_check(self, *args: Any) -> tuple:
         try:
@@ -743,6 +763,16 @@ class Scripting:
             desc = entry[4]
             out.append((fname, entry[2], flags, desc))
         return out
+
+
+def _never_raises(fn: Any, fallback: Any) -> Any:
+    def wrapper(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except BaseException:
+            return fallback
+
+    return wrapper
 
 
 def _patch(dump: bytes) -> Any:

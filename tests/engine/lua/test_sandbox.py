@@ -435,3 +435,17 @@ def test_interrupt_on_the_engine_thread_kills_the_script(eng: Engine, s: Session
     helper.join(30)
     assert _error(r).startswith(KILLED)
     _healthy(s)
+
+
+def test_big_replies_are_refused_before_they_reach_the_heap(s: Session) -> None:
+    s.execute("SET", "big", b"x" * (30 * 1024 * 1024))
+    r = s.execute("EVAL", "return #redis.call('get', 'big')", "0")
+    assert "not enough memory" in _error(r)
+    r = s.execute("EVAL", "local ok, e = pcall(redis.call, 'get', 'big') return e", "0")
+    assert r == b"ERR not enough memory"
+    s.execute("DEL", "big")
+    for i in range(300):
+        s.execute("RPUSH", "list", b"y" * 100_000)
+    r = s.execute("EVAL", "return #redis.call('lrange', 'list', 0, -1)", "0")
+    assert "not enough memory" in _error(r)
+    _healthy(s)
