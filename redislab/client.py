@@ -617,6 +617,7 @@ class _EngineLink:
         else:
             self._fast_args = False
             self._str_encoding = (enc.encoding, enc.encoding_errors)
+        self._utf8_args = self._str_encoding == ("utf-8", "strict")
 
     # -- session life ------------------------------------------------------------------------
 
@@ -696,21 +697,32 @@ class _EngineLink:
             head = _head(args[0]) if self._fast_args else None
             if head is None:
                 return self._argv_slow(args)
-        argv = [*head]
-        if len(args) == 1:
+        argv = list(head)
+        if self._utf8_args:
+            for a in args[1:]:
+                t = type(a)
+                if t is str:
+                    argv.append(a.encode())
+                elif t is bytes:
+                    argv.append(a)
+                elif t is int:
+                    argv.append(b"%d" % a)
+                elif t is float:
+                    argv.append(repr(a).encode())
+                else:
+                    return self._argv_slow(args)
             return argv
-        append = argv.append
         enc, errs = self._str_encoding
         for a in args[1:]:
             t = type(a)
-            if t is bytes:
-                append(a)
-            elif t is str:
-                append(a.encode(enc, errs))
+            if t is str:
+                argv.append(a.encode(enc, errs))
+            elif t is bytes:
+                argv.append(a)
             elif t is int:
-                append(b"%d" % a)
+                argv.append(b"%d" % a)
             elif t is float:
-                append(repr(a).encode())
+                argv.append(repr(a).encode())
             else:
                 return self._argv_slow(args)
         return argv
