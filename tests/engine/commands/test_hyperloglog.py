@@ -336,3 +336,19 @@ def test_watch_sees_pfcount_cache_refresh(differ):
     PING
     EXEC
     """)
+
+
+def test_string_edits_between_pfadds(differ):
+    # The value is an ordinary string: other commands may rewrite it between HLL commands.
+    differ.check("PFADD", "h", *elements(200))
+    differ.check("PFADD", "h", "one")
+    differ.check("SETRANGE", "h", "20", "\x80\x80")
+    differ.check("PFADD", "h", "two", "three")
+    differ.check("GET", "h")
+    differ.check("APPEND", "h", "\x7f\xff")
+    differ.check("PFADD", "h", "four")
+    differ.check("PFCOUNT", "h")
+    differ.check("SETBIT", "h", "131", "1")
+    differ.check("PFADD", "h", *elements(100, "z"))
+    differ.check("GET", "h")
+    differ.check("PFCOUNT", "h")
