@@ -352,3 +352,15 @@ def test_string_edits_between_pfadds(differ):
     differ.check("PFADD", "h", *elements(100, "z"))
     differ.check("GET", "h")
     differ.check("PFCOUNT", "h")
+
+
+def test_dump_payloads_match(differ):
+    # The cache refresh by PFCOUNT is part of the value, so DUMP changes with it.
+    differ.check("PFADD", "h", *elements(300))
+    differ.check("DUMP", "h")
+    differ.check("PFCOUNT", "h")
+    differ.check("DUMP", "h")
+    differ.check("PFADD", "d", *elements(3000))
+    differ.check("DUMP", "d")
+    differ.check("PFCOUNT", "d")
+    differ.check("DUMP", "d")
