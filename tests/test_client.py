@@ -28,7 +28,7 @@ import redislab
 from redislab.client import EngineConnection, EngineConnectionPool, engine_of
 from redislab.engine import TABLE, Blocked, Engine, ManualClock, Session
 from redislab.protocol.reply import (
-    NULL_ARRAY, OK, PONG, BigNumber, Bool, Double, ErrorReply, MapReply, Push, SetReply, Verbatim,
+    NULL_ARRAY, BigNumber, Bool, Double, ErrorReply, MapReply, Push, SetReply, Verbatim,
 )
 
 try:
@@ -56,54 +56,6 @@ def _has(name: str) -> bool:
 def needs(*names: str) -> pytest.MarkDecorator:
     missing = [n for n in names if not _has(n)]
     return pytest.mark.skipif(bool(missing), reason=f"engine lacks {', '.join(missing)}")
-
-
-# Minimal stand-ins for the connection commands every redis-py handshake sends, used only while
-# the engine has no handler of its own for them.
-
-def _hello(c: Session, argv: list[bytes]) -> Any:
-    if len(argv) > 1:
-        version = int(argv[1])
-        if version not in (2, 3):
-            raise ErrorReply("NOPROTO unsupported protocol version")
-        c.resp = version
-    return MapReply([(b"server", b"redis"), (b"version", b"7.0.15"), (b"proto", c.resp),
-                     (b"id", c.id), (b"mode", b"standalone"), (b"role", b"master"),
-                     (b"modules", [])])
-
-
-def _ping(c: Session, argv: list[bytes]) -> Any:
-    if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
-        return [b"pong", argv[1] if len(argv) > 1 else b""]
-    return argv[1] if len(argv) > 1 else PONG
-
-
-def _client_setname(c: Session, argv: list[bytes]) -> Any:
-    c.name = argv[2].decode()
-    return OK
-
-
-def _client_getname(c: Session, argv: list[bytes]) -> Any:
-    return c.name.encode() if c.name else None
-
-
-_STAND_INS: dict[str, Callable[[Session, list[bytes]], Any]] = {
-    "HELLO": _hello, "PING": _ping, "CLIENT SETNAME": _client_setname,
-    "CLIENT GETNAME": _client_getname,
-}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _connection_stand_ins() -> Iterator[None]:
-    installed = []
-    for name, fn in _STAND_INS.items():
-        spec = _spec(name)
-        if spec.handler is None:
-            spec.handler = fn
-            installed.append(spec)
-    yield
-    for spec in installed:
-        spec.handler = None
 
 
 def _no_retry() -> Retry:
