@@ -29,26 +29,31 @@ class SlowDatabase:
     peak: int = 0
     started_ms: list[int] = field(default_factory=list)
     by_key: dict[str, int] = field(default_factory=dict)
+    # True: a read returns the row as it was when the query started (its answer then spends
+    # the latency on the way back), which is what lets a slow reader carry an old value.
+    snapshot_reads: bool = False
+    write_latency: float | None = None    # None: the same as reads
 
     def query(self, ctx: "Ctx", key: str) -> Any:
-        """Read ``key`` (after the latency: the value as it is when the query ends)."""
+        """Read ``key``; the answer arrives after the latency."""
         key = key.decode() if isinstance(key, bytes) else str(key)
         self.queries += 1
         self.by_key[key] = self.by_key.get(key, 0) + 1
         self.started_ms.append(ctx.now_ms())
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
+        before = self.rows.get(key)
         try:
             ctx.sleep(self.latency)
         finally:
             self.in_flight -= 1
-        return self.rows.get(key)
+        return before if self.snapshot_reads else self.rows.get(key)
 
     def write(self, ctx: "Ctx", key: str, value: Any) -> None:
         """Write ``key``; the new value is visible once the write's latency has passed."""
         key = key.decode() if isinstance(key, bytes) else str(key)
         self.writes += 1
-        ctx.sleep(self.latency)
+        ctx.sleep(self.latency if self.write_latency is None else self.write_latency)
         self.rows[key] = value
 
     def per_bucket(self, start_ms: int, end_ms: int, bucket_ms: int) -> list[int]:
