@@ -186,6 +186,7 @@ def _build_app() -> "typer.Typer":
             raise fail(e) from None
         raise typer.Exit(code)
 
+    _add_quiz_commands(app)
     return app
 
 
@@ -213,3 +214,72 @@ def main() -> None:
         _build_app()(prog_name="redislab")
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _add_quiz_commands(app: "typer.Typer") -> None:
+    """``redislab quiz`` and ``redislab progress`` (the screens live in ui/quiz_screen.py)."""
+    import typer
+
+    progress_file_opt = typer.Option(None, "--progress-file", dir_okay=False,
+                                     help="Quiz progress file (default: quiz.json in the "
+                                          "user's data directory).")
+    bank_opt = typer.Option(None, "--bank", file_okay=False, hidden=True,
+                            help="A folder of quiz files to use instead of the built-in bank.")
+
+    @app.command("quiz")
+    def quiz(
+        minutes: Optional[float] = typer.Argument(
+            None, metavar="[MINUTES]", help="Length of the mock interview (with --interview; "
+                                            "default 20)."),
+        interview: bool = typer.Option(False, "--interview",
+                                       help="A timed mock interview mixing kinds and topics, "
+                                            "ending with a report."),
+        topic: Optional[str] = typer.Option(None, "--topic", "-t",
+                                            help="Only items of this topic or tag."),
+        count: int = typer.Option(10, "--count", "-n", min=1,
+                                  help="How many questions (due ones first, then new)."),
+        kind: Optional[str] = typer.Option(None, "--kind", "-k",
+                                           help="choice, short, predict, hands-on, complexity "
+                                                "or explain."),
+        seed: Optional[int] = typer.Option(None, "--seed", hidden=True),
+        list_topics: bool = typer.Option(False, "--list", help="List topics and tags."),
+        progress_file: Optional[Path] = progress_file_opt,
+        bank: Optional[Path] = bank_opt,
+    ) -> None:
+        """Drill for interviews: due and new questions, graded by the engine, scheduled
+        with spaced repetition."""
+        from .ui.quiz_screen import run_quiz
+
+        if minutes is not None and not interview:
+            typer.echo("redislab: MINUTES goes with --interview", err=True)
+            raise typer.Exit(2)
+        code = run_quiz(topic=topic, kind=kind, count=count, interview=interview,
+                        minutes=minutes, seed=seed, bank_dir=bank,
+                        progress_file=progress_file, list_topics=list_topics)
+        raise typer.Exit(code)
+
+    @app.command("progress")
+    def progress(
+        export: Optional[Path] = typer.Option(None, "--export", dir_okay=False,
+                                              help="Write a copy of the progress here."),
+        import_file: Optional[Path] = typer.Option(None, "--import", exists=True,
+                                                   dir_okay=False,
+                                                   help="Merge progress from this file."),
+        replace: bool = typer.Option(False, "--replace",
+                                     help="With --import: replace instead of merging."),
+        reset: bool = typer.Option(False, "--reset",
+                                   help="Forget progress: all of it, or --item / --topic."),
+        items: list[str] = typer.Option([], "--item", help="With --reset: this item "
+                                                            "(repeatable)."),
+        topic: Optional[str] = typer.Option(None, "--topic", "-t",
+                                            help="With --reset: every item of this topic."),
+        progress_file: Optional[Path] = progress_file_opt,
+        bank: Optional[Path] = bank_opt,
+    ) -> None:
+        """Quiz progress: what is learned, due and weak; export, import or reset it."""
+        from .ui.quiz_screen import run_progress
+
+        code = run_progress(progress_file=progress_file, bank_dir=bank, export=export,
+                            import_file=import_file, replace=replace, reset=reset,
+                            items=items, topic=topic)
+        raise typer.Exit(code)

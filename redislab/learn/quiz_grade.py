@@ -291,7 +291,7 @@ def grade_predict(item: Item, response: str) -> Grade:
     if not response.strip():
         return Grade(False, "no answer given", expected=reply)
     return Grade(ok, "right" if ok else "not what Redis replies", expected=reply,
-                 details=[] if ok else [f"Redis replies {reply_summary(reply)}"])
+                 expected_text=reply_summary(reply))
 
 
 # ------------------------------------------------------------------------------------------
