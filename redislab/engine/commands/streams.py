@@ -13,6 +13,7 @@ from ..structures.stream import (
     StreamID, decr_id, format_id, incr_id,
 )
 from ..values import register_type
+from .strings import rewrite
 
 if TYPE_CHECKING:
     from ..keyspace import Database
@@ -180,7 +181,10 @@ def _parse_add_or_trim(c: "Session", argv: list[bytes], xadd: bool) -> tuple[_Tr
                          "trimming strategy")
     if not xadd and not a.strategy:
         raise ErrorReply("ERR syntax error, XTRIM must be called with a trimming strategy")
-    if limit_given:
+    if c.kind == "aof-loader":
+        # Commands read from an AOF obey: their threshold was rewritten to be exact.
+        a.limit = 0
+    elif limit_given:
         if not a.approx:
             raise ErrorReply("ERR syntax error, LIMIT cannot be used without the special ~ "
                              "option")
@@ -196,6 +200,28 @@ def _parse_add_or_trim(c: "Session", argv: list[bytes], xadd: bool) -> tuple[_Tr
 def _trim(s: Stream, a: _TrimArgs) -> int:
     return s.trim(a.maxlen if a.strategy == "maxlen" else None,
                   a.minid if a.strategy == "minid" else None, a.approx, a.limit)
+
+
+def _exact_trim_args(argv: list[bytes], s: Stream, a: _TrimArgs,
+                     options_end: int) -> list[bytes]:
+    """streamRewriteApproxSpecifier + streamRewriteTrimArgument: an approximate trim is
+    propagated as the exact trim it turned out to be (``=`` and the resulting length or
+    first ID), so AOF replay and replicas cut exactly the same entries. The LIMIT pair is
+    dropped: it only bounds approximate trimming."""
+    out = list(argv)
+    out[a.arg_index - 1] = b"="
+    if a.strategy == "maxlen":
+        out[a.arg_index] = b"%d" % s.length
+    else:
+        first = s.nodes[0].entries[0].id if s.nodes else MAX_ID
+        out[a.arg_index] = format_id(first)
+    i = 2
+    while i < options_end - 1:
+        if out[i].upper() == b"LIMIT" and i != a.arg_index:
+            del out[i:i + 2]
+            break
+        i += 1
+    return out
 
 
 def xadd_command(c: "Session", argv: list[bytes]) -> Any:
@@ -242,6 +268,14 @@ def xadd_command(c: "Session", argv: list[bytes]) -> Any:
                 c.engine.notify(db.id, "t", "xtrim", key)
     db.signal_ready(key)
     c.work += nfields // 2
+    if c.engine.propagate_hooks and not (a.id_given and a.seq_given and not a.approx):
+        # Propagate the ID that was generated, and an approximate trim as the exact one.
+        out = _exact_trim_args(argv, s, a, idpos) if a.strategy and a.approx \
+            else list(argv)
+        if not (a.id_given and a.seq_given):
+            shift = len(out) - len(argv)
+            out[idpos + shift] = format_id(sid)
+        rewrite(c, out)
     return format_id(sid)
 
 
@@ -253,6 +287,8 @@ def xtrim_command(c: "Session", argv: list[bytes]) -> Any:
     deleted = _trim(s, a)
     if deleted:
         c.db.changed(argv[1], "xtrim", "t", dirty=deleted)
+        if a.approx:
+            rewrite(c, _exact_trim_args(argv, s, a, len(argv)))
     c.work += deleted
     return deleted
 
@@ -380,10 +416,12 @@ def _nogroup(key: bytes, group: bytes, tail: str = "") -> ErrorReply:
 
 
 def _consumer(c: "Session", key: bytes, group: ConsumerGroup, name: bytes,
-              refresh: bool = True) -> Consumer:
+              refresh: bool = True, created: list[bool] | None = None) -> Consumer:
     consumer = group.consumers.get(name)
     now = c.engine.now_ms()
     if consumer is None:
+        if created is not None:
+            created.append(True)
         consumer = Consumer(name, now)
         group.consumers[name] = consumer
         c.db.changed(key, "xgroup-createconsumer", "t")
@@ -392,12 +430,31 @@ def _consumer(c: "Session", key: bytes, group: ConsumerGroup, name: bytes,
     return consumer
 
 
+def _xclaim_argv(key: bytes, group: ConsumerGroup, group_name: bytes, sid: bytes,
+                 nack: NACK) -> list[bytes]:
+    """streamPropagateXCLAIM: the idempotent XCLAIM that recreates one pending entry."""
+    owner = nack.consumer.name if nack.consumer is not None else b""
+    return [b"XCLAIM", key, group_name, owner, b"0", sid, b"TIME", b"%d" % nack.delivery_time,
+            b"RETRYCOUNT", b"%d" % nack.delivery_count, b"FORCE", b"JUSTID", b"LASTID",
+            format_id(group.last_id)]
+
+
+def _setid_argv(key: bytes, group: ConsumerGroup, group_name: bytes) -> list[bytes]:
+    """streamPropagateGroupID."""
+    return [b"XGROUP", b"SETID", key, group_name, format_id(group.last_id), b"ENTRIESREAD",
+            b"%d" % group.entries_read]
+
+
 def _read_group_new(c: "Session", s: Stream, group: ConsumerGroup, consumer: Consumer,
-                    start: StreamID, count: int, noack: bool) -> list[Any]:
+                    start: StreamID, count: int, noack: bool,
+                    effects: list[list[bytes]] | None = None, key: bytes = b"",
+                    group_name: bytes = b"") -> list[Any]:
     now = c.engine.now_ms()
     out = []
+    delivered = False
     for e in list(s.range(start, MAX_ID, count)):
         s.deliver(group, e.id)
+        delivered = True
         if not noack:
             nack = group.pel.get(e.id)
             if nack is None:
@@ -411,7 +468,11 @@ def _read_group_new(c: "Session", s: Stream, group: ConsumerGroup, consumer: Con
                 nack.delivery_time = now
                 nack.delivery_count = 1
                 consumer.pel[e.id] = nack
+            if effects is not None:
+                effects.append(_xclaim_argv(key, group, group_name, format_id(e.id), nack))
         out.append(_entry_reply(e))
+    if delivered and effects is not None:
+        effects.append(_setid_argv(key, group, group_name))
     return out
 
 
@@ -517,6 +578,10 @@ def _xread_generic(c: "Session", argv: list[bytes], group_mode: bool) -> Any:
 
     def attempt() -> Any:
         result: list[tuple[bytes, list[Any]]] = []
+        # What a group read propagates instead of itself (Redis calls it with propagation
+        # prevented and emits these effects).
+        effects: list[list[bytes]] | None = [] if group_mode else None
+        dirty_before = c.engine.dirty
         for idx, key in enumerate(keys):
             s = _lookup(c, key)
             if s is None:
@@ -537,17 +602,24 @@ def _xread_generic(c: "Session", argv: list[bytes], group_mode: bool) -> Any:
                 continue
             start = incr_id(gt) or MAX_ID
             if group is not None:
-                assert consumer_name is not None
-                consumer = _consumer(c, key, group, consumer_name)
+                assert consumer_name is not None and group_name is not None
+                created: list[bool] = []
+                consumer = _consumer(c, key, group, consumer_name, created=created)
+                if created and noack and effects is not None:
+                    effects.append([b"XGROUP", b"CREATECONSUMER", key, group_name,
+                                    consumer_name])
                 if history:
                     entries = _read_group_history(c, s, consumer, start, count)
                 else:
-                    entries = _read_group_new(c, s, group, consumer, start, count, noack)
+                    entries = _read_group_new(c, s, group, consumer, start, count, noack,
+                                              effects, key, group_name)
                 c.engine.dirty += 1
             else:
                 entries = [_entry_reply(e) for e in s.range(start, MAX_ID, count)]
             c.work += len(entries)
             result.append((key, entries))
+        if effects is not None and c.engine.dirty != dirty_before:
+            rewrite(c, *effects)
         if not result:
             return None
         if c.resp == 3:
@@ -865,8 +937,12 @@ def xclaim_command(c: "Session", argv: list[bytes]) -> Any:
             raise ErrorReply("ERR Unrecognized XCLAIM option '%s'"
                              % argv[j].decode("utf-8", "replace"))
         j += 1
+    propagate_last_id = False
+    effects: list[list[bytes]] = []
+    dirty_before = c.engine.dirty
     if last_id > group.last_id:
         group.last_id = last_id
+        propagate_last_id = True
         c.engine.dirty += 1
     if delivery != -1:
         if delivery < 0 or delivery > now:
@@ -879,6 +955,8 @@ def xclaim_command(c: "Session", argv: list[bytes]) -> Any:
         nack = group.pel.get(sid)
         if not s.exists(sid):
             if nack is not None:
+                effects.append(_xclaim_argv(argv[1], group, argv[2], format_id(sid), nack))
+                propagate_last_id = False
                 del group.pel[sid]
                 if nack.consumer is not None:
                     nack.consumer.pel.pop(sid, None)
@@ -908,7 +986,13 @@ def xclaim_command(c: "Session", argv: list[bytes]) -> Any:
         else:
             e = s.find(sid)
             out.append(_entry_reply(e) if e is not None else None)
+        effects.append(_xclaim_argv(argv[1], group, argv[2], format_id(sid), nack))
+        propagate_last_id = False
         c.engine.dirty += 1
+    if propagate_last_id:
+        effects.append(_setid_argv(argv[1], group, argv[2]))
+    if c.engine.dirty != dirty_before:
+        rewrite(c, *effects)
     return out
 
 
@@ -951,6 +1035,8 @@ def xautoclaim_command(c: "Session", argv: list[bytes]) -> Any:
     consumer: Consumer | None = None
     claimed: list[Any] = []
     deleted: list[bytes] = []
+    effects: list[list[bytes]] = []
+    dirty_before = c.engine.dirty
     keys = list(group.pel.irange(minimum=start))
     pos = 0
     while attempts > 0 and count > 0 and pos < len(keys):
@@ -959,6 +1045,7 @@ def xautoclaim_command(c: "Session", argv: list[bytes]) -> Any:
         pos += 1
         nack = group.pel[sid]
         if not s.exists(sid):
+            effects.append(_xclaim_argv(argv[1], group, argv[2], format_id(sid), nack))
             del group.pel[sid]
             if nack.consumer is not None:
                 nack.consumer.pel.pop(sid, None)
@@ -983,8 +1070,11 @@ def xautoclaim_command(c: "Session", argv: list[bytes]) -> Any:
         else:
             e = s.find(sid)
             claimed.append(_entry_reply(e) if e is not None else None)
+        effects.append(_xclaim_argv(argv[1], group, argv[2], format_id(sid), nack))
         count -= 1
         c.engine.dirty += 1
+    if c.engine.dirty != dirty_before:
+        rewrite(c, *effects)
     cursor = format_id(keys[pos]) if pos < len(keys) else b"0-0"
     return [cursor, claimed, deleted]
 

@@ -792,6 +792,8 @@ def replay(engine: "Engine", commands: list[list[bytes]]) -> None:
 
     loader = Session(engine, 0, name="aof-loader")
     loader.addr = "aof"
+    # Commands from the AOF are obeyed as Redis obeys its AOF client (mustObeyClient).
+    loader.kind = "aof-loader"
     was_loading = engine.loading
     engine.loading = True
     hooks = engine.propagate_hooks
