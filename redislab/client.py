@@ -1090,9 +1090,10 @@ class EngineConnection(_EngineLink, _conn.AbstractConnection):
                 response = self._converter(resp, decode)(item)
                 break
         except socket.timeout:
+            # Both parsers turn a socket timeout into this error themselves.
             if disconnect_on_error:
                 self.disconnect()
-            raise RedisTimeoutError(f"Timeout reading from {_HOST_ERROR}")
+            raise RedisTimeoutError("Timeout reading from socket") from None
         except BaseException:
             if disconnect_on_error:
                 self.disconnect()

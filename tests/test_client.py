@@ -845,10 +845,26 @@ def test_commands_behind_a_blocked_one_wait_for_it(blocking: None) -> None:
 def test_socket_timeout_while_blocked_drops_the_session(blocking: None) -> None:
     engine = Engine()
     r = redislab.client(engine=engine, socket_timeout=0.02, retry=_no_retry())
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match="^Timeout reading from socket$"):
         r.execute_command("BLPOP", "k", 0)
     assert engine.blocked_count == 0
     assert r.set("k", "v") is True
+
+
+@needs("BLPOP", "BRPOP", "RPUSH")
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_blpop_waits_for_another_clients_push(protocol: int) -> None:
+    engine = Engine()
+    r = redislab.client(engine=engine, protocol=protocol)
+    result: list[Any] = []
+    t = threading.Thread(target=lambda: result.append(r.blpop(["a", "b"], 0)))
+    t.start()
+    _wait_until(lambda: engine.blocked_count == 1, "the client to block")
+    assert r.rpush("b", "x", "y") == 2
+    t.join(10)
+    assert result == [(b"b", b"x") if protocol == 2 else [b"b", b"x"]]
+    assert r.lrange("b", 0, -1) == [b"y"]
+    assert r.brpop("b", 1) == ((b"b", b"y") if protocol == 2 else [b"b", b"y"])
 
 
 @needs("XADD", "XREAD")
