@@ -232,7 +232,7 @@ def _step(ctx: _Ctx, i: int, raw: Any) -> Step:
             raise ctx.fail(f"{name} = {spec!r}: a variable is int LO HI, choice A B ..., "
                            "token or word", "vars", i, name, "vars")
     hints = _strs(ctx, raw, "hints", i)
-    solution = raw.get("solution", ())
+    solution = raw.get("solution", [])
     if isinstance(solution, list):
         if not all(isinstance(s, str) for s in solution):
             raise ctx.fail("must be command lines or the text of a file", "solution", i)
