@@ -119,6 +119,9 @@ class Engine:
         # Hooks other parts of the engine plug into.
         self.cron_hooks: list[Callable[[], None]] = []
         self.close_hooks: list[Callable[["Session"], None]] = []
+        # Checks run before a command on the careful path (a busy script answering BUSY ...);
+        # a hook returns an ErrorReply to refuse the command, or None.
+        self.before_command: list[Callable[..., Any]] = []
         self.propagate_hooks: list[Callable[[int, list[bytes]], None]] = []
         self.notify_hook: Callable[[int, str, str, bytes], None] | None = None
         self.recording = 0
@@ -141,6 +144,10 @@ class Engine:
             for name, value in config.items():
                 self.config.set(name, str(value), startup=True)
         self.refresh_gate()
+        # Last: loading the AOF or RDB file needs everything above.
+        from .persistence import attach
+
+        attach(self)
 
     # ----------------------------------------------------------------------------------------
     # Sessions
@@ -294,6 +301,26 @@ class Engine:
         """Recompute whether commands must take the careful dispatch path."""
         self.gate = bool(self.recording or self.config["maxmemory"] or self.propagate_hooks
                          or self.extensions.get("gate") or self.monitors or self.pause_end_ms)
+
+    # ----------------------------------------------------------------------------------------
+    # Persistence (see persistence/__init__.py)
+
+    @classmethod
+    def from_dir(cls, path: str, clock: Clock | None = None,
+                 config: dict[str, str] | None = None) -> "Engine":
+        """An engine started on ``path`` as ``redis-server --dir path``: it loads the files."""
+        from .persistence import from_dir
+
+        return from_dir(path, clock=clock, config=config)
+
+    def crash(self, kind: str = "power") -> "Engine":
+        """Kill this engine without warning; returns the engine that restarts from its files.
+
+        ``kind`` is ``"power"`` (only fsynced data survives) or ``"process"`` (kill -9).
+        """
+        from .persistence import crash
+
+        return crash(self, kind)
 
     # ----------------------------------------------------------------------------------------
     # Convenience for tests and tools

@@ -319,6 +319,10 @@ class Session:
             if "noscript" in spec.flags:
                 return self._reject(spec, ErrorReply(
                     "ERR This Redis command is not allowed from script"))
+        for hook in eng.before_command:
+            refusal = hook(self, spec, argv)
+            if refusal is not None:
+                return self._reject(spec, refusal)
         gate = eng.extensions.get("before_command")
         if gate is not None:
             refusal = gate(self, spec, argv)

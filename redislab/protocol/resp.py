@@ -66,7 +66,7 @@ def _encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
         for item in reply:
             _encode_into(item, resp3, out)
     elif t is Status:
-        out.append(b"+%s\r\n" % reply.encode())
+        out.append(b"+%s\r\n" % reply.encode("utf-8", "surrogateescape"))
     elif isinstance(reply, ErrorReply):
         msg = reply.message.replace("\r", " ").replace("\n", " ")
         out.append(b"-%s\r\n" % msg.encode("utf-8", "surrogateescape"))

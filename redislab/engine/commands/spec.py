@@ -65,10 +65,7 @@ class CommandSpec:
     # that can never block (blocking ones go through the careful path, which parks clients).
     fast: bool = False
 
-    @property
-    def full_name(self) -> str:
-        """Name as Redis prints it in errors and stats: ``config|get``."""
-        return self.name.lower().replace(" ", "|")
+    full_name: str = ""             # as Redis prints it in errors and stats: ``config|get``
 
     @property
     def subname(self) -> str:
@@ -225,6 +222,7 @@ class CommandTable:
                 denyoom="denyoom" in flags,
                 first_key=first, last_key=last, key_step=step,
                 id=len(self.all),
+                full_name=name.lower().replace(" ", "|"),
             )
             self.all.append(spec)
             if spec.container:

@@ -156,8 +156,7 @@ class Scripting:
         self._config = engine.config.values
         self._call_cache: dict[bytes, tuple[Any, int]] = {}
         self._start_runtime()
-        self._prev_before = engine.extensions.get("before_command")
-        engine.extensions["before_command"] = self._before_command
+        engine.before_command.append(self._before_command)
 
     # ----------------------------------------------------------------------------------------
     # The Lua state
@@ -499,9 +498,6 @@ class Scripting:
         if run is not None and run.timed_out and session is not self.ss \
                 and "allow-busy" not in spec.flags:
             return ErrorReply(BUSY_EVAL if run.is_eval else BUSY_FUNCTION)
-        prev = self._prev_before
-        if prev is not None:
-            return prev(session, spec, argv)
         return None
 
     def kill(self, is_eval: bool) -> Any:
