@@ -424,15 +424,29 @@ def test_interrupt_on_the_engine_thread_kills_the_script(eng: Engine, s: Session
         pytest.skip("signals are delivered to the main thread")
     s.execute("CONFIG", "SET", "busy-reply-threshold", "10")
     lua = scripting(eng)
+    # A process started in the background inherits SIGINT as ignored, and then Python never
+    # raises KeyboardInterrupt: install Python's own handler for the length of the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    delivered = threading.Event()
 
     def interrupt() -> None:
         if lua.busy.wait(30):
             os.kill(os.getpid(), signal.SIGINT)
+            delivered.set()
+            # Safety net: should the signal not stop it, end the script anyway.
+            if not done.wait(10):
+                eng.session().execute("SCRIPT", "KILL")
 
+    done = threading.Event()
     helper = threading.Thread(target=interrupt, daemon=True)
     helper.start()
-    r = s.execute("EVAL", "while true do end", "0")
+    try:
+        r = s.execute("EVAL", "while true do end", "0")
+    finally:
+        done.set()
+        signal.signal(signal.SIGINT, previous)
     helper.join(30)
+    assert delivered.is_set()
     assert _error(r).startswith(KILLED)
     _healthy(s)
 
