@@ -454,7 +454,7 @@ class Persistence:
                                  now_ms=eng.clock.time_ms(),
                                  databases=len(eng.dbs), allow_dup=allow_dup)
         except rdbfmt.RDBError as e:
-            raise LoadError(f"{source}: {e}") from None
+            raise LoadError(f"{source}: {e} (at offset {e.offset})") from None
         install(eng, ds, flush=flush)
         self.load_keys_loaded = ds.keys_loaded
         self.load_keys_expired = ds.keys_expired
@@ -523,7 +523,7 @@ class Persistence:
                                          now_ms=None, databases=len(eng.dbs))
                 except rdbfmt.RDBError as e:
                     raise LoadError(f"Error reading the RDB base file {info.name}, AOF loading "
-                                    f"aborted: {e}") from None
+                                    f"aborted: {e} (at offset {e.offset})") from None
                 start = ds.end
             scan = scan_commands(data, start, known)
             if scan.status == "format":

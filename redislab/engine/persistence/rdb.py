@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from sortedcontainers import SortedDict
 
@@ -110,7 +110,12 @@ _unpack_double = struct.Struct("<d").unpack
 
 
 class RDBError(Exception):
-    """An RDB file or DUMP payload that cannot be loaded; ``str()`` is a one-line reason."""
+    """An RDB file or DUMP payload that cannot be loaded; ``str()`` is a one-line reason.
+
+    ``offset`` is where reading stopped, when known.
+    """
+
+    offset: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,7 +463,7 @@ class Reader:
         self.end = len(data) if end is None else end
 
     def eof(self) -> RDBError:
-        return RDBError(f"Unexpected EOF reading RDB file (at byte {self.end})")
+        return RDBError("Unexpected EOF reading RDB file")
 
     def byte(self) -> int:
         p = self.pos
@@ -477,8 +482,7 @@ class Reader:
     def length(self) -> int:
         n, encoded = self.length_or_encoding()
         if encoded:
-            raise RDBError(f"Unexpected string encoding where a length belongs (at byte "
-                           f"{self.pos - 1})")
+            raise RDBError("Unexpected string encoding where a length belongs")
         return n
 
     def length_or_encoding(self) -> tuple[int, bool]:
@@ -912,15 +916,32 @@ class Dataset:
         return sum(len(c.data) for c in self.dbs.values())
 
 
+Trace = Callable[[int, str], None]
+
+
 def read_rdb(data: bytes, *, limits: Limits | None = None, now_ms: int | None = None,
              databases: int = 16, check_crc: bool = True, allow_dup: bool = False,
-             start: int = 0) -> Dataset:
+             start: int = 0, trace: Trace | None = None) -> Dataset:
     """Parse an RDB image (from ``start``), checking everything; raises RDBError.
 
     ``now_ms``: keys whose expire time is before it are dropped, as a master does when it
     loads (None keeps them, as for an AOF preamble). ``allow_dup``: a key seen twice keeps
-    the later value (DEBUG RELOAD MERGE); otherwise it is an error.
+    the later value (DEBUG RELOAD MERGE); otherwise it is an error. ``trace(offset, text)``
+    hears about each step, as redis-check-rdb reports them.
     """
+    r = Reader(data, start + 9)
+    try:
+        return _read_rdb(data, r, limits, now_ms, databases, check_crc, allow_dup, start,
+                         trace)
+    except RDBError as e:
+        if e.offset is None:
+            e.offset = min(r.pos, len(data))
+        raise
+
+
+def _read_rdb(data: bytes, r: Reader, limits: Limits | None, now_ms: int | None,
+              databases: int, check_crc: bool, allow_dup: bool, start: int,
+              trace: Trace | None) -> Dataset:
     limits = limits or Limits()
     if len(data) - start < 9 or data[start:start + 5] != MAGIC:
         raise RDBError("Wrong signature trying to load DB from file")
@@ -931,7 +952,6 @@ def read_rdb(data: bytes, *, limits: Limits | None = None, now_ms: int | None = 
     if version < 1 or version > RDB_VERSION:
         raise RDBError(f"Can't handle RDB format version {version}")
     out = Dataset(version=version)
-    r = Reader(data, start + 9)
     db = out.dbs.setdefault(0, DBContents())
     expire = -1
     idle = -1
@@ -958,6 +978,8 @@ def read_rdb(data: bytes, *, limits: Limits | None = None, now_ms: int | None = 
                 raise RDBError(f"FATAL: Data file was created with a Redis server configured "
                                f"to handle more than {databases} databases. Exiting")
             db = out.dbs.setdefault(index, DBContents())
+            if trace is not None:
+                trace(r.pos, f"Selecting DB ID {index}")
             continue
         if t == OP_RESIZEDB:
             r.length()
@@ -966,6 +988,9 @@ def read_rdb(data: bytes, *, limits: Limits | None = None, now_ms: int | None = 
         if t == OP_AUX:
             name = r.string()
             out.aux[name] = r.string()
+            if trace is not None:
+                trace(r.pos, "AUX FIELD %s = '%s'" % (name.decode("utf-8", "replace"),
+                                                      out.aux[name].decode("utf-8", "replace")))
             continue
         if t == OP_MODULE_AUX:
             raise RDBError("The RDB file contains AUX module data I can't load: no matching "
@@ -976,7 +1001,7 @@ def read_rdb(data: bytes, *, limits: Limits | None = None, now_ms: int | None = 
             out.functions.append(r.string())
             continue
         if not is_object_type(t):
-            raise RDBError(f"Unknown RDB encoding type {t} (at byte {r.pos - 1})")
+            raise RDBError(f"Unknown RDB encoding type {t}")
         key = r.string()
         try:
             value = read_value(r, t, limits)
@@ -1012,6 +1037,10 @@ def read_rdb(data: bytes, *, limits: Limits | None = None, now_ms: int | None = 
             if expected != stored:
                 raise RDBError("Wrong RDB checksum expected: (%016x) got (%016x)"
                                % (stored, expected))
+            if trace is not None:
+                trace(r.pos, "Checksum OK")
+        elif trace is not None:
+            trace(r.pos, "RDB file was saved with checksum disabled: no check performed.")
     out.end = r.pos
     return out
 
