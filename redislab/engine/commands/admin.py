@@ -70,3 +70,8 @@ def module_help_command(c: "Session", argv: list[bytes]) -> Any:
         "HELP",
         "    Show this text.",
     )]
+
+
+def role_command(c: "Session", argv: list[bytes]) -> Any:
+    """A standalone engine is a primary with no replicas and an empty replication stream."""
+    return [b"master", 0, []]
