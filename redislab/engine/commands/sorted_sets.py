@@ -86,7 +86,10 @@ def _score_arg(data: bytes) -> float | None:
     """getDoubleFromObject: a strict double; NaN, overflow and underflow to zero refused."""
     if data.isdigit() and len(data) < 300:
         return float(data)
-    v = parse_float(data)
+    try:
+        v = parse_float(data)
+    except OverflowError:  # a hex float beyond the double range: strtod's ERANGE
+        return None
     if v is None:
         return None
     if v == _INF or v == -_INF:
@@ -127,7 +130,10 @@ def _strtod_bound(data: bytes) -> float | None:
     body = text.lstrip(b"+-")
     if body[:2].lower() == b"0x":
         s = text.decode()
-        v = float.fromhex(s if "p" in s.lower() else s + "p0")
+        try:
+            v = float.fromhex(s if "p" in s.lower() else s + "p0")
+        except OverflowError:
+            v = -_INF if s[0] == "-" else _INF
     elif body[:3].lower() == b"nan":
         return None
     else:

@@ -67,6 +67,16 @@ def test_zadd_flags_and_errors(run):
     assert run("EXISTS nokey") == 0
 
 
+def test_negative_zero_only_survives_in_a_skiplist(run):
+    run("ZADD lp -0 a")
+    assert repr(float(run("ZSCORE lp a"))) == "0.0"  # a listpack stores 0 as an integer
+    assert repr(float(run("ZINCRBY lp -0 b"))) == "-0.0"  # the reply is the computed score
+    assert repr(float(run("ZSCORE lp b"))) == "0.0"
+    run("ZADD sk 1 " + "x" * 65)
+    run("ZADD sk -0 a")
+    assert repr(float(run("ZSCORE sk a"))) == "-0.0"
+
+
 def test_score_ranges(run):
     run("ZADD z 1 a 2 b 3 c 4 d 5 e")
     assert run("ZRANGEBYSCORE z (1 3") == [b"b", b"c"]
@@ -287,6 +297,12 @@ ZADD z 4.9e-324 tiny
 ZADD z 1e-310 tiny2
 ZADD z 0x10 hex
 ZADD z 0x1p3 hexp
+ZADD z 0x1p99999 hexbig
+ZADD z 0x1p-99999 hexsmall
+ZADD z 0x1p-1074 hexsub
+ZADD z 0x1p-1080 hexsub2
+ZADD z 0x hex0
+ZADD z 0x.8 hexfrac
 ZADD z " 1" sp
 ZADD z "1 " sp
 ZADD z "" e
@@ -376,6 +392,14 @@ ZCOUNT z (( 2
 ZCOUNT z nan 2
 ZCOUNT z 1 (nan
 ZCOUNT z 0x1 0x4
+ZCOUNT z 0x1p99999 inf
+ZCOUNT z -0x1p99999 0x1p-99999
+ZCOUNT z -1e99999 1e99999
+ZCOUNT z 0x 1
+ZCOUNT z (0x1p99999 +inf
+ZCOUNT z infinity -infinity
+ZCOUNT z -infinity infinity
+ZCOUNT z -infin inf
 ZCOUNT z 1e 2
 ZCOUNT z - 2
 ZCOUNT z +inf -inf
@@ -662,6 +686,10 @@ ZUNION 2 a b WEIGHTS 1 AGGREGATE SUM
 ZUNION 2 a b WEIGHTS 1 x
 ZUNION 2 a b WEIGHTS 1 nan
 ZUNION 2 a b WEIGHTS 1 inf WITHSCORES
+ZUNION 2 a b WEIGHTS 1 0x1p99999
+ZUNION 2 a b WEIGHTS 1 1e400
+ZUNION 2 a b WEIGHTS 1 " 1"
+ZUNION 2 a b WEIGHTS 1 ""
 ZUNION 2 a b AGGREGATE AVG
 ZUNION 2 a b AGGREGATE
 ZUNION 2 a b WITHSCORES WITHSCORES
@@ -846,7 +874,39 @@ ZDIFF 1
 ZDIFFSTORE d 1
 """
 
-SCRIPTS = {"zadd": ZADD_SCRIPT, "reads": READS_SCRIPT, "ranges": RANGE_SCRIPT,
+NEGATIVE_ZERO = r"""
+ZADD sk 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+ZADD sk -0 a
+OBJECT ENCODING sk
+ZSCORE sk a
+ZRANGE sk 0 -1 WITHSCORES
+ZUNION 1 sk WITHSCORES
+ZUNIONSTORE u 1 sk
+ZSCORE u a
+ZRANGESTORE v sk -1 0 BYSCORE
+OBJECT ENCODING v
+ZSCORE v a
+SADD only a
+ZINTERSTORE w 2 sk only WEIGHTS 1 -0 AGGREGATE MIN
+OBJECT ENCODING w
+ZSCORE w a
+ZINTER 2 sk only WEIGHTS 1 -0 AGGREGATE MIN WITHSCORES
+ZADD sk 0 a
+ZSCORE sk a
+ZINCRBY sk -0 a
+ZPOPMIN sk
+ZADD lp -0 a
+ZSCORE lp a
+ZINCRBY lp -0 b
+ZSCORE lp b
+ZADD lp INCR -0 c
+ZSCORE lp c
+ZADD lp 1 c
+ZADD lp -0 c
+ZSCORE lp c
+"""
+
+SCRIPTS = {"zadd": ZADD_SCRIPT, "negative-zero": NEGATIVE_ZERO, "reads": READS_SCRIPT, "ranges": RANGE_SCRIPT,
            "store": STORE_SCRIPT, "remove": REMOVE_SCRIPT, "pop": POP_SCRIPT,
            "algebra": ALGEBRA_SCRIPT, "random-deterministic": RANDOM_DETERMINISTIC,
            "wrong": WRONG_SCRIPT}
