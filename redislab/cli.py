@@ -187,6 +187,7 @@ def _build_app() -> "typer.Typer":
         raise typer.Exit(code)
 
     _add_quiz_commands(app)
+    _add_serve_command(app, fail)
     return app
 
 
@@ -283,3 +284,110 @@ def _add_quiz_commands(app: "typer.Typer") -> None:
                             import_file=import_file, replace=replace, reset=reset,
                             items=items, topic=topic)
         raise typer.Exit(code)
+
+
+def _add_serve_command(app: "typer.Typer", fail: Any) -> None:
+    """``redislab serve``: the engine over RESP on a TCP port, options named as redis-server's."""
+    import typer
+
+    @app.command("serve")
+    def serve(
+        port: int = typer.Option(6379, "--port", min=0, max=65535,
+                                 help="TCP port (0 picks a free one)."),
+        bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on."),
+        requirepass: Optional[str] = typer.Option(None, "--requirepass",
+                                                  help="Password clients must AUTH with."),
+        protected_mode: Optional[str] = typer.Option(None, "--protected-mode",
+                                                     help="yes or no (default yes)."),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", exists=True,
+                                              dir_okay=False,
+                                              help="A redis.conf file to apply at startup."),
+        maxmemory: Optional[str] = typer.Option(None, "--maxmemory",
+                                                help="Memory limit, e.g. 100mb."),
+        maxmemory_policy: Optional[str] = typer.Option(None, "--maxmemory-policy",
+                                                       help="Eviction policy."),
+        appendonly: Optional[str] = typer.Option(None, "--appendonly", help="yes or no."),
+        directory: Optional[Path] = typer.Option(None, "--dir", file_okay=False,
+                                                 help="Working directory for RDB/AOF files."),
+        settings: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
+                                           help="Any configuration parameter (repeatable)."),
+    ) -> None:
+        """Serve the engine over RESP2/RESP3: redis-cli, redis-py or any client can connect."""
+        from .server import run
+        from .ui.startup import StartupError, build_engine
+
+        try:
+            extra = list(settings)
+            if requirepass is not None:
+                extra.append(f"requirepass={requirepass}")
+            if protected_mode is not None:
+                extra.append(f"protected-mode={protected_mode}")
+            options = _options(None, False, 0, config, maxmemory, maxmemory_policy, appendonly,
+                               directory, extra, "real")
+            engine = build_engine(options)
+        except StartupError as e:
+            raise fail(e) from None
+
+        def ready(server: Any) -> None:
+            typer.echo(f"redislab serving Redis 7.0 on {server.host}:{server.port} "
+                       "(Ctrl-C or SHUTDOWN to stop)")
+
+        try:
+            run(engine, host=bind, port=port, on_ready=ready)
+        except OSError as e:
+            typer.echo(f"redislab: cannot listen on {bind}:{port}: {e.strerror or e}", err=True)
+            raise typer.Exit(1) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# check-rdb and check-aof: the builder above, plus two commands.
+
+_build_app_base = _build_app
+
+
+def _build_app() -> "typer.Typer":  # type: ignore[no-redef]  # noqa: F811
+    """The application with the file checkers added."""
+    app = _build_app_base()
+    _add_check_commands(app)
+    return app
+
+
+def _add_check_commands(app: "typer.Typer") -> None:
+    import typer
+
+    @app.command("check-rdb")
+    def check_rdb_(
+        file: Path = typer.Argument(..., help="The RDB file to check."),
+    ) -> None:
+        """Check an RDB file as redis-check-rdb does."""
+        import time
+
+        from .engine.persistence.check import check_rdb
+
+        d = check_rdb(str(file), now_ms=int(time.time() * 1000))
+        typer.echo(d.text(), nl=False)
+        raise typer.Exit(d.exit_code)
+
+    @app.command("check-aof")
+    def check_aof_(
+        target: Path = typer.Argument(..., metavar="FILE|DIR",
+                                      help="An AOF file, a manifest, or the directory "
+                                           "holding one."),
+        fix: bool = typer.Option(False, "--fix",
+                                 help="Cut the last file back to its last complete command."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: do not ask first."),
+    ) -> None:
+        """Check an append-only file (multi-part or single) as redis-check-aof does."""
+        from .engine.persistence.check import check_aof
+
+        d = check_aof(str(target))
+        if fix and d.fixable is not None:
+            _, size, keep = d.fixable
+            typer.echo(d.text(), nl=False)
+            if not yes and not typer.confirm(
+                    f"This will shrink the AOF from {size} bytes to {keep} bytes. Continue?"):
+                typer.echo("Aborted: nothing was changed.")
+                raise typer.Exit(1)
+            d = check_aof(str(target), fix=True)
+        typer.echo(d.text(), nl=False)
+        raise typer.Exit(d.exit_code)
