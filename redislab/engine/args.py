@@ -87,7 +87,8 @@ def parse_float(data: bytes, allow_nan: bool = False) -> float | None:
             text += "p0"
         try:
             v = float.fromhex(text)
-        except ValueError:
+        except (ValueError, OverflowError):
+            # strtod reports ERANGE for hex floats beyond a double: not a valid float.
             return None
     else:
         return None
