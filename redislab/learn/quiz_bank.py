@@ -135,6 +135,7 @@ class Item:
     args: tuple[str, ...] = ()
     solution: str = ""
     forbidden: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()        # admin commands this question lets the answer use
     variants: int = 3
     max_commands: int = 50
     # wrong answers that must be rejected (short, predict, hands-on)
@@ -328,7 +329,7 @@ KIND_KEYS = {
     "short": {"accept", "answer", "case_sensitive", "spaces", "wrong"},
     "predict": {"commands", "answer", "unordered", "resp", "wrong"},
     "hands-on": {"answer_kind", "setup", "case", "goal", "vars", "keys", "args", "solution",
-                 "forbidden", "variants", "max_commands", "wrong"},
+                 "forbidden", "allow", "variants", "max_commands", "wrong"},
     "complexity": {"command"},
     "explain": {"rubric", "model", "pass_ratio"},
 }
@@ -588,8 +589,22 @@ def _hands_on(ctx: _Ctx, raw: dict[str, Any], common: dict[str, Any]) -> Item:
         vars=tuple(variables.items()), keys=_get_strs(ctx, raw, "keys"),
         args=_get_strs(ctx, raw, "args"), solution=solution.strip("\n"),
         forbidden=tuple(f.upper() for f in _get_strs(ctx, raw, "forbidden")),
+        allow=_allowed(ctx, raw),
         variants=_get_int(ctx, raw, "variants", 3, 1, 20),
         max_commands=_get_int(ctx, raw, "max_commands", 50, 1, 1000), wrong=tuple(wrong))
+
+
+# Admin commands a question may let answers use; the rest (SHUTDOWN, DEBUG, SAVE ...) never.
+ALLOWABLE = ("CONFIG", "SLOWLOG", "LATENCY", "CLIENT", "ACL")
+
+
+def _allowed(ctx: _Ctx, raw: dict[str, Any]) -> tuple[str, ...]:
+    names = tuple(a.upper() for a in _get_strs(ctx, raw, "allow"))
+    for name in names:
+        if name not in ALLOWABLE:
+            raise ctx.fail("allow", f"{name} cannot be allowed in answers (only "
+                                    f"{', '.join(ALLOWABLE)})")
+    return names
 
 
 # ------------------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ run that overruns its time limit is stopped (a looping script is killed even aft
 
 from __future__ import annotations
 
+import atexit
 import re
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -30,7 +33,7 @@ __all__ = ["Grade", "Sandbox", "RunResult", "grade_choice", "grade_short", "grad
 # Real seconds one run of an answer may take before it is stopped.
 TIME_LIMIT = 2.0
 SANDBOX_CONFIG = {"proto-max-bulk-len": "1mb", "maxmemory": "64mb",
-                  "maxmemory-policy": "noeviction"}
+                  "maxmemory-policy": "noeviction", "save": ""}
 # Commands that touch the host (files, the process, other servers) or never return.
 REFUSED = frozenset({"MONITOR", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "QUIT", "RESET",
                      "SYNC", "PSYNC", "REPLCONF", "SHUTDOWN", "HELLO", "AUTH"})
@@ -59,6 +62,18 @@ class Grade:
 # ------------------------------------------------------------------------------------------
 # The sandbox
 
+_scratch: list[str] = []
+
+
+def _scratch_dir() -> str:
+    """One private temporary folder per process: any file an answer makes lands there."""
+    if not _scratch:
+        folder = tempfile.mkdtemp(prefix="redislab-quiz-")
+        atexit.register(shutil.rmtree, folder, True)
+        _scratch.append(folder)
+    return _scratch[0]
+
+
 @dataclass
 class RunResult:
     replies: list[Any]
@@ -75,10 +90,11 @@ class Sandbox:
 
     def __init__(self, resp: int = 2, time_limit: float = TIME_LIMIT) -> None:
         self.clock = ManualClock()
-        self.engine = Engine(self.clock, dict(SANDBOX_CONFIG))
+        self.engine = Engine(self.clock, {**SANDBOX_CONFIG, "dir": _scratch_dir()})
         self.engine.extensions["before_command"] = self._gate
         self.time_limit = time_limit
         self.forbidden: frozenset[str] = frozenset()
+        self.allow: frozenset[str] = frozenset()
         self.restricted = False
         self.client = self._session(resp)
         self.prober = self._session(resp)
@@ -90,10 +106,12 @@ class Sandbox:
         return s
 
     def _gate(self, session: Session, spec: Any, argv: list[bytes]) -> ErrorReply | None:
+        if not self.restricted:
+            return None   # the question's own setup and commands
         name = spec.name.split(" ", 1)[0]
-        if "admin" in spec.flags or name in REFUSED:
+        if name in REFUSED or ("admin" in spec.flags and name not in self.allow):
             return ErrorReply(f"ERR {name} is not available in quiz answers")
-        if self.restricted and (name in self.forbidden or spec.name in self.forbidden):
+        if name in self.forbidden or spec.name in self.forbidden:
             return ErrorReply(f"ERR {name} is not allowed in this question")
         return None
 
@@ -317,6 +335,7 @@ def _answer_lines(item: Item, answer: str) -> tuple[list[str], str]:
 
 def _run_answer(box: Sandbox, item: Item, answer: str, values: dict[str, str]) -> RunResult:
     box.forbidden = frozenset(item.forbidden)
+    box.allow = frozenset(item.allow)
     box.restricted = True
     try:
         if item.answer_kind == "lua":
