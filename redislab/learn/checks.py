@@ -132,12 +132,20 @@ def _key(v: Any) -> str:
     return repr(v)
 
 
+def _canonical(v: Any) -> Any:
+    """Nested lists in a fixed order (for "any order" comparisons at every level)."""
+    if isinstance(v, list):
+        return sorted((_canonical(x) for x in v), key=repr)
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
 def _ordered_equal(expected: Any, actual: Any, order: str) -> bool:
     if order == "exact" or not isinstance(expected, list) or not isinstance(actual, list):
         return _same(expected, actual)
     if order == "any":
-        return len(expected) == len(actual) and sorted(map(_key, expected)) == \
-            sorted(map(_key, actual))
+        return _canonical(expected) == _canonical(actual)
     if order == "pairs":
         def pairs(v: list[Any]) -> list[str]:
             return sorted(_key(v[i:i + 2]) for i in range(0, len(v), 2))

@@ -105,7 +105,13 @@ class LessonRun:
                 self.engine.close_session(s)
             except Exception:
                 pass
-        self.engine = Engine(ManualClock())
+        config = None
+        if "persistence" in step.requires or "persistence" in self.lesson.requires:
+            # the step's files go to a folder of its own, never the learner's current one
+            import tempfile
+
+            config = {"dir": tempfile.mkdtemp(prefix="redislab-lesson-")}
+        self.engine = Engine(ManualClock(), config=config)
         self.session = self.engine.session(name=LEARNER)
         self.others = {}
         self.history = []
@@ -242,7 +248,20 @@ class LessonRun:
             seconds = parse_duration(words[1])
             self.engine.advance(seconds)
             return f"clock advanced {seconds:g}s"
+        if words[0] == ":crash":
+            return self.crash(words[1] if len(words) > 1 else "power")
         raise ValueError(f"unknown lesson line {text!r}")
+
+    def crash(self, kind: str = "power") -> str:
+        """Pull the plug (``power``) or kill the process (``process``), then restart from the
+        files; the learner's clients reconnect to the restarted server."""
+        crash = getattr(self.engine, "crash", None)
+        if crash is None:
+            return "this engine cannot crash yet: it needs persistence"
+        self.engine = crash(kind)
+        self.session = self.engine.session(name=LEARNER)
+        self.others = {}
+        return f"the server crashed ({kind}) and restarted from its files"
 
     # ----------------------------------------------------------------------------------------
     # Checking
