@@ -391,3 +391,57 @@ def _add_check_commands(app: "typer.Typer") -> None:
             d = check_aof(str(target), fix=True)
         typer.echo(d.text(), nl=False)
         raise typer.Exit(d.exit_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# check-rdb and check-aof: the builder above, plus two commands.
+
+_build_app_base = _build_app
+
+
+def _build_app() -> "typer.Typer":  # type: ignore[no-redef]  # noqa: F811
+    """The application with the file checkers added."""
+    app = _build_app_base()
+    _add_check_commands(app)
+    return app
+
+
+def _add_check_commands(app: "typer.Typer") -> None:
+    import typer
+
+    @app.command("check-rdb")
+    def check_rdb_(
+        file: Path = typer.Argument(..., help="The RDB file to check."),
+    ) -> None:
+        """Check an RDB file as redis-check-rdb does."""
+        import time
+
+        from .engine.persistence.check import check_rdb
+
+        d = check_rdb(str(file), now_ms=int(time.time() * 1000))
+        typer.echo(d.text(), nl=False)
+        raise typer.Exit(d.exit_code)
+
+    @app.command("check-aof")
+    def check_aof_(
+        target: Path = typer.Argument(..., metavar="FILE|DIR",
+                                      help="An AOF file, a manifest, or the directory "
+                                           "holding one."),
+        fix: bool = typer.Option(False, "--fix",
+                                 help="Cut the last file back to its last complete command."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="With --fix: do not ask first."),
+    ) -> None:
+        """Check an append-only file (multi-part or single) as redis-check-aof does."""
+        from .engine.persistence.check import check_aof
+
+        d = check_aof(str(target))
+        if fix and d.fixable is not None:
+            _, size, keep = d.fixable
+            typer.echo(d.text(), nl=False)
+            if not yes and not typer.confirm(
+                    f"This will shrink the AOF from {size} bytes to {keep} bytes. Continue?"):
+                typer.echo("Aborted: nothing was changed.")
+                raise typer.Exit(1)
+            d = check_aof(str(target), fix=True)
+        typer.echo(d.text(), nl=False)
+        raise typer.Exit(d.exit_code)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 WRITEBACK_AGE_MS = 30_000
 WRITEBACK_PERIOD_MS = 5_000
@@ -227,13 +228,30 @@ class MemoryDisk(Disk):
 
 
 class DirDisk(Disk):
-    """Files in a real directory."""
+    """Files in a real directory.
+
+    Files being appended to (the AOF) keep an open handle and a known size, so that each
+    write costs one write(2) and no open or stat; every other operation closes it first.
+    """
 
     kind = "dir"
 
     def __init__(self, root: str) -> None:
         super().__init__()
         self.root = os.path.abspath(root)
+        self._open: dict[str, tuple[Any, int]] = {}
+
+    def _close(self, name: str) -> None:
+        entry = self._open.pop(name, None)
+        if entry is not None:
+            try:
+                entry[0].close()
+            except OSError:
+                pass
+
+    def close_all(self) -> None:
+        for name in list(self._open):
+            self._close(name)
 
     def path(self, name: str) -> str:
         return os.path.join(self.root, *name.split("/"))
@@ -246,23 +264,33 @@ class DirDisk(Disk):
             return None
 
     def _write(self, name: str, data: bytes) -> None:
+        self._close(name)
         with open(self.path(name), "wb") as f:
             f.write(data)
 
     def _append(self, name: str, data: bytes) -> None:
-        with open(self.path(name), "ab") as f:
-            f.write(data)
+        entry = self._open.get(name)
+        if entry is None:
+            f = open(self.path(name), "ab", buffering=0)
+            entry = (f, f.seek(0, os.SEEK_END))
+        f, size = entry
+        f.write(data)
+        self._open[name] = (f, size + len(data))
 
     def _truncate(self, name: str, size: int) -> None:
+        self._close(name)
         try:
             os.truncate(self.path(name), size)
         except FileNotFoundError:
             pass
 
     def exists(self, name: str) -> bool:
-        return os.path.isfile(self.path(name))
+        return name in self._open or os.path.isfile(self.path(name))
 
     def size(self, name: str) -> int:
+        entry = self._open.get(name)
+        if entry is not None:
+            return entry[1]
         try:
             return os.path.getsize(self.path(name))
         except OSError:
@@ -283,9 +311,12 @@ class DirDisk(Disk):
         return os.path.isdir(self.path(sub))
 
     def _rename(self, src: str, dst: str) -> None:
+        self._close(src)
+        self._close(dst)
         os.replace(self.path(src), self.path(dst))
 
     def _remove(self, name: str) -> None:
+        self._close(name)
         os.remove(self.path(name))
 
     def describe(self) -> str:

@@ -33,8 +33,12 @@ FORK_US_PER_MB = 10
 _handoff = threading.local()
 
 
-class LoadError(Exception):
-    """The files in the directory cannot be loaded; ``str()`` says why in one line."""
+class LoadError(ConfigError):
+    """The files in the directory cannot be loaded; ``str()`` says why in one line.
+
+    A configuration error in kind: the server cannot start with the ``dir`` it was given,
+    so front ends that report refused configurations report this the same way.
+    """
 
 
 @dataclass
@@ -190,6 +194,7 @@ class Persistence:
             for db in eng.dbs:
                 for key in db.data:
                     sizes[(db.id, key)] = len(key) + 16
+        self._memory_sizes(sizes)
         keys = self._key_count()
         duration = max(1, len(image) // CHILD_BYTES_PER_MS)
         child = Child(kind, now, now + duration, image, eng.dirty, keys, sizes,
@@ -199,6 +204,22 @@ class Persistence:
         self.latest_fork_usec = max(1, len(image) // 1_000_000 * FORK_US_PER_MB) + 50
         self.refresh_hook()
         return child
+
+    def _memory_sizes(self, sizes: dict[tuple[int, bytes], int]) -> None:
+        """Per-key allocation sizes from the memory model, when the engine has one: the
+        pages a write copies are those of the key's memory, not of its serialized form."""
+        model = self.engine.extensions.get("memory")
+        if model is None:
+            return
+        try:
+            model.refresh()
+            for db in self.engine.dbs:
+                alloc = getattr(getattr(db, "mem", None), "alloc", None)
+                if alloc:
+                    for key, size in alloc.items():
+                        sizes[(db.id, key)] = size
+        except Exception:  # the model is optional; serialized sizes stand in for it
+            pass
 
     def _touch(self, child: Child, db: int, argv: list[bytes]) -> None:
         """Copy-on-write: the first write to a key after the fork copies its pages."""
@@ -762,6 +783,9 @@ def install(engine: "Engine", ds: rdbfmt.Dataset, *, flush: bool = True,
             db.data.update(contents.data)
             db.expires.update(contents.expires)
             db.lru.update(lru)
+            mem_dirty = getattr(db, "mem_dirty", None)
+            if mem_dirty is not None:
+                mem_dirty.update(contents.data)
         db.scan_index = None
         for key in contents.data:
             db.signal_modified(key)

@@ -117,3 +117,25 @@ def test_check_aof_broken_manifest_and_missing_things(tmp_path):
     assert not d.ok and "Invalid AOF manifest file format" in d.lines[-1]
     os.remove(folder / "appendonly.aof.manifest")
     assert not check_aof(str(folder)).ok
+
+
+def test_cli_commands(tmp_path):
+    from typer.testing import CliRunner
+
+    from redislab.cli import app
+
+    _files(str(tmp_path))
+    runner = CliRunner()
+    r = runner.invoke(app, ["check-rdb", str(tmp_path / "dump.rdb")])
+    assert r.exit_code == 0 and "RDB looks OK" in r.output
+    folder = tmp_path / "appendonlydir"
+    incr = folder / "appendonly.aof.1.incr.aof"
+    good = incr.read_bytes()
+    incr.write_bytes(good + b"*2\r\n$3")
+    r = runner.invoke(app, ["check-aof", str(folder)])
+    assert r.exit_code == 1 and "Use the --fix option" in r.output
+    r = runner.invoke(app, ["check-aof", "--fix", str(folder)], input="n\n")
+    assert r.exit_code == 1 and incr.read_bytes() != good
+    r = runner.invoke(app, ["check-aof", "--fix", str(folder)], input="y\n")
+    assert r.exit_code == 0 and "Successfully truncated" in r.output
+    assert incr.read_bytes() == good
