@@ -134,6 +134,7 @@ class Engine:
 
         self.slowlog = Slowlog(self)
         self.slowlog_us = self.config["slowlog-log-slower-than"]
+        self.slowlog_ns = self.slowlog_us * 1000
         self.config.params["slowlog-log-slower-than"].on_change = self.slowlog.threshold_changed
         self.config.params["notify-keyspace-events"].on_change = self._notify_changed
         self.config.params["maxmemory"].on_change = lambda old, new: self.refresh_gate()

@@ -21,15 +21,18 @@ if TYPE_CHECKING:
 
 WRONGTYPE = ErrorReply(errors.WRONGTYPE)
 _KEY_MISS = 1 << 11  # notify.KEY_MISS; repeated to keep this hot module's imports small
+# Dirty marks of deleted keys tolerated before they are swept (see Database._trim_dirty).
+_DIRTY_SLACK = 65536
 
 
 class Database:
-    __slots__ = ("id", "engine", "data", "expires", "lru", "watched", "avg_ttl",
-                 "expire_cursor", "ready", "scan_index")
+    __slots__ = ("id", "engine", "stats", "data", "expires", "lru", "watched", "avg_ttl",
+                 "expire_cursor", "ready", "scan_index", "mem_dirty", "mem")
 
     def __init__(self, index: int, engine: "Engine") -> None:
         self.id = index
         self.engine = engine
+        self.stats = engine.stats  # the same object for life (reset in place)
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
         # Last access per key in LRU-clock units (or LFU data), like robj.lru in Redis.
@@ -42,6 +45,10 @@ class Database:
         self.ready: set[bytes] = set()
         # Keys in SCAN order; built by the first SCAN, then kept current by add and remove.
         self.scan_index: Any = None
+        # Memory model (memory/model.py): keys whose size must be recomputed before the
+        # figures are next read, and the figures themselves (None until first computed).
+        self.mem_dirty: set[bytes] = set()
+        self.mem: Any = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -94,13 +101,13 @@ class Database:
             self.missed(key)
             return None
         self.lru[key] = self.engine.lru_clock
-        self.engine.stats.keyspace_hits += 1
+        self.stats.keyspace_hits += 1
         return v
 
     def missed(self, key: bytes) -> None:
         """A read found nothing: count it, and send the ``keymiss`` notification if asked."""
         eng = self.engine
-        eng.stats.keyspace_misses += 1
+        self.stats.keyspace_misses += 1
         if eng.notify_mask & _KEY_MISS:
             eng.notify(self.id, "m", "keymiss", key)
 
@@ -118,7 +125,7 @@ class Database:
             self.missed(key)
             return None
         self.lru[key] = self.engine.lru_clock
-        self.engine.stats.keyspace_hits += 1
+        self.stats.keyspace_hits += 1
         t = type(v)
         if t is bytes:
             return v
@@ -175,6 +182,7 @@ class Database:
     def add(self, key: bytes, value: Any) -> None:
         """Add a new key (dbAdd); the caller knows it is absent."""
         self.data[key] = value
+        self.mem_dirty.add(key)
         self.lru[key] = self.engine.lru_clock
         self.ready_check(key, value)
         if self.scan_index is not None:
@@ -212,6 +220,19 @@ class Database:
             self.expires.pop(key, None)
         if self.scan_index is not None:
             self.scan_index.discard(key)
+        dirty = self.mem_dirty
+        dirty.add(key)
+        if len(dirty) > _DIRTY_SLACK:
+            self._trim_dirty()
+
+    def _trim_dirty(self) -> None:
+        """Forget the marks of deleted keys that were never sized: with nobody reading the
+        memory figures, deletes would otherwise pile up marks without bound."""
+        sized = self.mem.alloc if self.mem is not None else {}
+        dirty = self.mem_dirty
+        if len(dirty) > _DIRTY_SLACK + len(self.data) + len(sized):
+            data = self.data
+            self.mem_dirty = {k for k in dirty if k in data or k in sized}
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
@@ -225,6 +246,7 @@ class Database:
 
     def changed(self, key: bytes, event: str, cls: str, dirty: int = 1) -> None:
         """Report a modification: dirty counter, WATCH, keyspace notification."""
+        self.mem_dirty.add(key)
         eng = self.engine
         eng.dirty += dirty
         if self.watched and key in self.watched:
@@ -289,15 +311,19 @@ class Database:
         self.touch_all_watched()
         self.data = {}
         self.expires = {}
-        self.lru = {}
+        # An LFU policy keeps access data in its own mapping type (eviction.py): keep it.
+        self.lru = {} if type(self.lru) is dict else self.lru.fresh()
         self.avg_ttl = 0
         self.expire_cursor = 0
         self.scan_index = None
+        self.mem_dirty = set()
+        self.mem = None
         return n
 
     def swap_with(self, other: "Database") -> None:
         """Exchange contents with ``other`` (SWAPDB); ids, watchers and waiters stay put."""
-        for name in ("data", "expires", "lru", "avg_ttl", "expire_cursor", "scan_index"):
+        for name in ("data", "expires", "lru", "avg_ttl", "expire_cursor", "scan_index",
+                     "mem_dirty", "mem"):
             mine = getattr(self, name)
             setattr(self, name, getattr(other, name))
             setattr(other, name, mine)

@@ -52,6 +52,7 @@ class Slowlog:
     def threshold_changed(self, old: int, new: int) -> None:
         # A negative threshold turns logging off; 0 logs every command.
         self.engine.slowlog_us = new if new >= 0 else 1 << 62
+        self.engine.slowlog_ns = self.engine.slowlog_us * 1000
 
     def add(self, session: "Session", argv: list[bytes], name: str, duration_us: int) -> None:
         shown: list[bytes] = []

@@ -46,6 +46,7 @@ def _bind() -> None:
             # (COMMAND alone); containers never take the hot path.
             spec.handler = found[1]
             spec.fast = not spec.subcommands and "blocking" not in spec.flags
+            spec.sampled = "fast" in spec.flags
 
 
 def integrity_problems() -> list[str]:

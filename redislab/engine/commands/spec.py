@@ -64,6 +64,7 @@ class CommandSpec:
     # True when dispatch may take the hot path: a bound handler, no subcommands, and a command
     # that can never block (blocking ones go through the careful path, which parks clients).
     fast: bool = False
+    sampled: bool = False           # Redis flags it "fast": its time is sampled, not measured
 
     full_name: str = ""             # as Redis prints it in errors and stats: ``config|get``
 

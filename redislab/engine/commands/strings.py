@@ -158,7 +158,15 @@ def getset_command(c: "Session", argv: list[bytes]) -> Any:
 
 
 def get_command(c: "Session", argv: list[bytes]) -> Any:
-    return c.db.get_string(argv[1])
+    # The commonest command: Database.get_string inlined for its usual case (a live string).
+    db = c.db
+    key = argv[1]
+    v = db.data.get(key)
+    if type(v) is bytes and not (db.expires and key in db.expires):
+        db.lru[key] = db.engine.lru_clock
+        db.stats.keyspace_hits += 1
+        return v
+    return db.get_string(key)
 
 
 def getdel_command(c: "Session", argv: list[bytes]) -> Any:
