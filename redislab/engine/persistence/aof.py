@@ -445,6 +445,8 @@ class AppendOnly:
         self.cur_timestamp = 0
         self.last_write_status = "ok"
         self.fsyncs = 0
+        # Whether a fork child runs (no-appendfsync-on-rewrite skips fsyncs meanwhile).
+        self.child_active: Callable[[], bool] = lambda: False
 
     # Names -------------------------------------------------------------------------------
 
@@ -534,8 +536,9 @@ class AppendOnly:
         elif not (policy == "everysec" and disk.unsynced(self.incr_name)
                   and now_s > self.last_fsync_s) and not force:
             return
-        if policy == "always" or (force and policy != "no") or (
-                policy == "everysec" and now_s > self.last_fsync_s):
+        if eng.config["no-appendfsync-on-rewrite"] and self.child_active():
+            return
+        if policy == "always" or (policy == "everysec" and now_s > self.last_fsync_s):
             synced = disk.fsync(self.incr_name)
             self.last_fsync_s = now_s
             if synced:

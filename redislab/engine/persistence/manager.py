@@ -99,7 +99,7 @@ class Persistence:
         self.dead = False
         self._child_seq = 0
         self.aof = AppendOnly(engine, self.disk)
-        self._hooked = False
+        self.aof.child_active = lambda: self.child is not None
 
     # -----------------------------------------------------------------------------------------
     # Wiring
@@ -808,8 +808,10 @@ def _known_command(engine: "Engine"):  # type: ignore[no-untyped-def]
 
 
 def replay(engine: "Engine", commands: list[list[bytes]]) -> None:
-    """Run commands read from an AOF as the loading client does (no propagation, no
-    expiry while loading, replies ignored)."""
+    """Run commands read from an AOF as Redis's loading client does: straight to the
+    command, past every check a client's command goes through (memory limit, pause, ACL),
+    without propagation or expiry, replies ignored. A transaction's commands simply run in
+    order (they were written only once it had committed)."""
     if not commands:
         return
     from ..session import Session
@@ -818,6 +820,7 @@ def replay(engine: "Engine", commands: list[list[bytes]]) -> None:
     loader.addr = "aof"
     # Commands from the AOF are obeyed as Redis obeys its AOF client (mustObeyClient).
     loader.kind = "aof-loader"
+    table = engine.table
     was_loading = engine.loading
     engine.loading = True
     hooks = engine.propagate_hooks
@@ -825,12 +828,17 @@ def replay(engine: "Engine", commands: list[list[bytes]]) -> None:
     engine.refresh_gate()
     try:
         for argv in commands:
+            spec = table.lookup(argv[0])
+            if spec is None or spec.name in ("MULTI", "EXEC", "DISCARD"):
+                continue
+            if spec.subcommands and len(argv) > 1:
+                spec = spec.subcommands.get(argv[1].upper().decode("latin-1"), spec)
+            if spec.handler is None:
+                continue
             try:
-                loader.execute_argv(argv)
+                loader.run(spec, argv)
             except Exception:  # a command's own failure never stops loading
                 pass
-        if loader.multi is not None:
-            loader.execute_argv([b"DISCARD"])
     finally:
         engine.loading = was_loading
         engine.propagate_hooks = hooks

@@ -199,3 +199,16 @@ def test_crash_with_a_real_directory(tmp_path):
     assert _keys(after) == {"a"}
     again = Engine.from_dir(str(tmp_path), config={"appendonly": "yes", "save": ""})
     assert _keys(again) == {"a"}
+
+
+def test_no_appendfsync_on_rewrite_risks_writes_during_a_child():
+    clock = ManualClock()
+    e = Engine(clock, config={"save": "", "appendonly": "yes", "appendfsync": "always",
+                              "no-appendfsync-on-rewrite": "yes"})
+    s = e.session()
+    for i in range(2000):
+        s.execute("SET", f"k{i}", "x" * 100)
+    s.execute("BGSAVE")
+    s.execute("SET", "during", "1")   # acknowledged, but not synced while the child runs
+    survivors = _keys(e.crash("power"))
+    assert "during" not in survivors and "k1999" in survivors
