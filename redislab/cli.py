@@ -391,3 +391,99 @@ def _add_check_commands(app: "typer.Typer") -> None:
             d = check_aof(str(target), fix=True)
         typer.echo(d.text(), nl=False)
         raise typer.Exit(d.exit_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# learn and dev check: the builder above, plus the lesson commands.
+
+_build_app_before_learn = _build_app
+
+
+def _build_app() -> "typer.Typer":  # type: ignore[no-redef]  # noqa: F811
+    """The application with ``learn`` and ``dev check`` added."""
+    app = _build_app_before_learn()
+    _add_learn_commands(app)
+    return app
+
+
+def _add_learn_commands(app: "typer.Typer") -> None:
+    import typer
+
+    lessons_opt = typer.Option(None, "--lessons", file_okay=False,
+                               help="A lessons folder to use instead of the built-in one "
+                                    "(or set REDISLAB_LESSONS).")
+
+    @app.command("learn")
+    def learn(
+        lesson: Optional[str] = typer.Argument(None, metavar="[ID]",
+                                               help="The lesson to start or resume (its id, "
+                                                    "number or an id prefix)."),
+        step: Optional[int] = typer.Option(None, "--step", min=1,
+                                           help="Start at this step (1 is the first)."),
+        lessons: Optional[Path] = lessons_opt,
+        progress_file: Optional[Path] = typer.Option(
+            None, "--progress-file", dir_okay=False,
+            help="Lesson progress file (default: progress.json in the data directory)."),
+        export: Optional[Path] = typer.Option(None, "--export", dir_okay=False,
+                                              help="Write a copy of your lesson progress here."),
+        import_: Optional[Path] = typer.Option(None, "--import", exists=True, dir_okay=False,
+                                               help="Merge lesson progress from this file."),
+        replace: bool = typer.Option(False, "--replace",
+                                     help="With --import: replace instead of merging."),
+        reset: bool = typer.Option(False, "--reset",
+                                   help="Forget progress: of lesson ID, or of all lessons."),
+    ) -> None:
+        """Guided lessons: list them with your progress, or run one inside the REPL."""
+        from .learn.loader import LessonError
+        from .learn.progress import Progress, ProgressError
+        from .ui.lesson_screen import lesson_list, print_fragments, run_lesson
+
+        progress = Progress(progress_file)
+        if progress.warning:
+            typer.echo(f"redislab: {progress.warning}", err=True)
+        if export is not None:
+            progress.export(export)
+            typer.echo(f"lesson progress written to {export}")
+            raise typer.Exit(0)
+        if import_ is not None:
+            try:
+                n = progress.import_(import_, replace=replace)
+            except ProgressError as e:
+                typer.echo(f"redislab: {e}", err=True)
+                raise typer.Exit(1) from None
+            typer.echo(f"imported progress of {n} lesson{'s' if n != 1 else ''}")
+            raise typer.Exit(0)
+        if reset:
+            progress.reset(lesson)
+            typer.echo(f"progress of {lesson} forgotten" if lesson
+                       else "all lesson progress forgotten")
+            raise typer.Exit(0)
+        if lesson is None:
+            print_fragments(lesson_list(lessons, progress))
+            raise typer.Exit(0)
+        try:
+            if sys.stdin.isatty():
+                code = run_lesson(lesson, base=lessons, progress=progress, step=step)
+            else:
+                lines = [ln.rstrip("\r\n") for ln in sys.stdin]
+                code = run_lesson(lesson, base=lessons, progress=progress, step=step,
+                                  lines=lines, write=print_fragments)
+        except (LookupError, LessonError) as e:
+            typer.echo(f"redislab: {e}", err=True)
+            raise typer.Exit(1) from None
+        raise typer.Exit(code)
+
+    dev = typer.Typer(name="dev", help="Tools for lesson authors.", no_args_is_help=True)
+
+    @dev.command("check")
+    def dev_check(lessons: Optional[Path] = lessons_opt) -> None:
+        """Validate every lesson: schema, commands, start state fails, solutions pass."""
+        from .learn.validate import validate
+        from .ui.lesson_screen import print_fragments, validation_fragments
+
+        report = validate(lessons, progress=lambda lid: typer.echo(f"checking {lid} ...",
+                                                                    err=True))
+        print_fragments(validation_fragments(report))
+        raise typer.Exit(0 if report.ok else 1)
+
+    app.add_typer(dev)

@@ -179,7 +179,8 @@ class LessonRun:
 
                 if c.get("describe"):
                     lines.append(fill(c["describe"], self.values))
-                lines += ["  - " + t for t in SCENARIOS[c["scenario"]].invariants.values()]
+                checked = SCENARIOS[c["scenario"]].checked(dict(c.get("params", {})))
+                lines += ["  - " + t for t in checked.values()]
                 continue
             v = run_check(fill_any(c, self.values), self._env())
             lines += v.goal

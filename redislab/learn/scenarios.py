@@ -85,6 +85,14 @@ class Scenario:
     fn: Callable[[Solution, dict[str, Any], int], Outcome]
     invariants: dict[str, str]
     languages: tuple[str, ...]
+    # which invariants a given set of parameters checks (None: all of them)
+    relevant: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
+
+    def checked(self, params: dict[str, Any]) -> dict[str, str]:
+        if self.relevant is None:
+            return self.invariants
+        names = self.relevant(params)
+        return {k: v for k, v in self.invariants.items() if k in names}
 
 
 # ------------------------------------------------------------------------------------------
@@ -139,6 +147,15 @@ def _describe_error(exc: BaseException, origin: str) -> str:
             break
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}{line}: {text}" if text else f"{type(exc).__name__}{line}"
+
+
+def _short(argv: list[bytes]) -> str:
+    """A command for a message: its name and a glimpse of its first argument."""
+    name = argv[0].decode("utf-8", "replace").upper() if argv else "?"
+    if len(argv) < 2:
+        return name
+    first = " ".join(argv[1].decode("utf-8", "replace").split())
+    return f"{name} {first[:40]}{'...' if len(first) > 40 else ''}"
 
 
 def _where(seed: int, faults: list[Fault], extra: str = "") -> str:
@@ -270,8 +287,7 @@ def scenario_lock(sol: Solution, params: dict[str, Any], seed: int) -> Outcome:
             if v1 is None:
                 out.add("deleted-others-lock",
                         f"{task.name} deleted the lock while {holder[0]} held it "
-                        f"({' '.join(a.decode('utf-8', 'replace') for a in argv[:2])} ...)",
-                        st["where"])
+                        f"(with {_short(argv)})", st["where"])
             elif v1 != v0:
                 out.add("stole-lock", f"{task.name} overwrote the lock {holder[0]} held",
                         st["where"])
@@ -914,7 +930,11 @@ SCENARIOS: dict[str, Scenario] = {
         "no-ttl": "the lock comes free after its holder crashes",
         "starved": "every client gets the lock in reasonable time",
         "renew-failed": "a holder that renews in time keeps its lock",
-    }, ("python", "lua", "commands")),
+    }, ("python", "lua", "commands"), lambda p: {
+        "release": ("mutual-exclusion", "deleted-others-lock", "stole-lock", "starved"),
+        "renew": ("renewed-others-lock", "renew-failed", "deleted-others-lock"),
+    }.get(p.get("part", "lock"), ("mutual-exclusion", "deleted-others-lock", "stole-lock",
+                                  "no-ttl", "starved"))),
     "fencing": Scenario(scenario_fencing, {
         "stale-write": "a paused holder's late write is refused",
         "rejected-fresh-write": "the current holder's write is accepted",
@@ -931,7 +951,9 @@ SCENARIOS: dict[str, Scenario] = {
                       "crashes",
         "expired-under-load": "the key never expires while traffic flows",
         "wrong-value": "every client gets the page",
-    }, ("python",)),
+    }, ("python",), lambda p: ("recompute-once", "wait-bound", "wrong-value")
+        if p.get("mode", "mutex") == "mutex" else ("expired-under-load", "recompute-once",
+                                                   "wrong-value")),
     "jitter": Scenario(scenario_jitter, {
         "synchronized-expiry": "no second sees more than a tenth of the keys expire",
         "ttl-range": "every TTL between the base and one and a half times it",
@@ -987,8 +1009,10 @@ def run_scenario(name: str, sol: Solution, params: dict[str, Any],
     return results
 
 
-def verdict_from(name: str, results: list[tuple[int, Outcome]], describe: str = "") -> Verdict:
+def verdict_from(name: str, results: list[tuple[int, Outcome]], describe: str = "",
+                 params: dict[str, Any] | None = None) -> Verdict:
     spec = SCENARIOS[name]
+    invariants = spec.checked(params or {})
     violations: dict[str, Violation] = {}
     runs = 0
     complete = True
@@ -1006,18 +1030,18 @@ def verdict_from(name: str, results: list[tuple[int, Outcome]], describe: str = 
             stats.setdefault(k, v)
     goal = [describe] if describe else []
     current = []
-    checked = [k for k in spec.invariants]
+    checked = list(invariants)
     for kind in checked:
-        text = spec.invariants[kind]
+        text = invariants[kind]
         if kind in violations:
             v = violations[kind]
             current.append(f"✗ {text}: {v.message}" + (f"  [{v.where}]" if v.where else ""))
         goal.append(text)
     for kind, v in violations.items():
-        if kind not in spec.invariants:
+        if kind not in invariants:
             current.append(f"✗ {GENERIC.get(kind, kind)}: {v.message}" +
                            (f"  [{v.where}]" if v.where else ""))
-    held = [spec.invariants[k] for k in checked if k not in violations]
+    held = [invariants[k] for k in checked if k not in violations]
     ok = not violations
     summary_runs = f"{runs} simulated run{'s' if runs != 1 else ''}" + \
         (" (every interleaving explored)" if complete and runs > 1 else "")
@@ -1029,7 +1053,7 @@ def verdict_from(name: str, results: list[tuple[int, Outcome]], describe: str = 
     details = [f"{k.replace('_', ' ')}: {v}" for k, v in stats.items() if k != "runs"]
     first = next(iter(violations.values()), None)
     return Verdict(ok, "every invariant held" if ok else
-                   f"{GENERIC.get(first.kind) or spec.invariants.get(first.kind, first.kind)}"
+                   f"{GENERIC.get(first.kind) or invariants.get(first.kind, first.kind)}"
                    f": broken" if first else "", goal=goal, current=current, details=details,
                    violations=list(violations), series=series, series_unit=unit)
 
@@ -1052,5 +1076,5 @@ def run_simulation(p: dict[str, Any], env: "CheckEnv") -> Verdict:
 
         return run_isolated(name, sol, dict(p.get("params", {})), seeds, describe)
     results = run_scenario(name, sol, dict(p.get("params", {})), seeds)
-    return verdict_from(name, results, describe)
+    return verdict_from(name, results, describe, dict(p.get("params", {})))
 

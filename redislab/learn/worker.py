@@ -71,7 +71,8 @@ def main() -> None:
     sol = Solution(req["language"], req["source"], req["origin"])
     try:
         results = run_scenario(req["scenario"], sol, req["params"], tuple(req["seeds"]))
-        verdict = verdict_from(req["scenario"], results, req.get("describe", ""))
+        verdict = verdict_from(req["scenario"], results, req.get("describe", ""),
+                               req["params"])
     except MemoryError:
         verdict = Verdict(False, "your code used too much memory", violations=["error"],
                           current=["✗ the simulation ran out of memory"])
