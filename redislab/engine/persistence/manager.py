@@ -888,12 +888,14 @@ def crash(engine: "Engine", kind: str = "power", clock: Any = None) -> "Engine":
 
     if kind not in ("power", "process"):
         raise ValueError("kind must be 'power' or 'process'")
-    p = state(engine)
-    disk = p.disk
-    lost = disk.power_loss() if kind == "power" else 0
-    p._publish("crash", f"{kind} failure: {lost} unsynced bytes lost", kind=kind, lost=lost)
-    p.detach()
-    config = restart_config(engine)
+    with engine.lock:
+        p = state(engine)
+        disk = p.disk
+        lost = disk.power_loss() if kind == "power" else 0
+        p._publish("crash", f"{kind} failure: {lost} unsynced bytes lost", kind=kind,
+                   lost=lost)
+        p.detach()
+        config = restart_config(engine)
     _handoff.disk = disk
     try:
         return Engine(clock or engine.clock, config=config)

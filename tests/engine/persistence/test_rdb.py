@@ -282,3 +282,71 @@ def test_quicklist_layout_follows_fill():
     assert all(len(listpack.pack(n)) <= 8192 for _, n in nodes)
     assert [len(n) for _, n in rdbfmt.quicklist_nodes([b"a"] * 10, 4)] == [4, 4, 2]
     assert [len(n) for _, n in rdbfmt.quicklist_nodes([b"a"] * 3, -9)] == [3]
+
+
+def _payloads() -> dict[bytes, bytes]:
+    e = _engine()
+    s = e.session()
+    s.execute("XADD", "x", "3-0", "other", "1")
+    s.execute("XDEL", "x", "2-1")
+    s.execute("XGROUP", "CREATECONSUMER", "x", "grp", "idle")
+    return {key: rdbfmt.dump_payload(value) for key, value in e.dbs[0].data.items()}
+
+
+def test_damaged_payloads_of_every_type_fail_cleanly():
+    rng = random.Random(5)
+    for key, payload in _payloads().items():
+        body = payload[:-10]
+        for cut in range(1, len(body)):
+            try:
+                rdbfmt.read_payload(body[:cut])
+            except RDBError:
+                pass
+        for _ in range(300):
+            damaged = bytearray(body)
+            for _ in range(rng.randint(1, 3)):
+                damaged[rng.randrange(1, len(damaged))] = rng.randrange(256)
+            try:
+                rdbfmt.read_payload(bytes(damaged))
+            except RDBError as err:
+                assert "\n" not in str(err), key
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+members = st.one_of(st.binary(max_size=80), st.integers(-(2**63), 2**63 - 1).map(
+    lambda v: b"%d" % v))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(members, max_size=150), st.lists(members, max_size=150, unique=True),
+       st.dictionaries(members, st.binary(max_size=80), max_size=100),
+       st.dictionaries(members, st.floats(allow_nan=False), max_size=150))
+def test_random_values_round_trip(items, set_members, fields, scores):
+    e = Engine(ManualClock(), config={"save": ""})
+    s = e.session()
+    if items:
+        s.execute("RPUSH", "l", *items)
+    if set_members:
+        s.execute("SADD", "s", *set_members)
+    if fields:
+        s.execute("HSET", "h", *[x for kv in fields.items() for x in kv])
+    if scores:
+        s.execute("ZADD", "z", *[x for m, sc in scores.items() for x in (repr(sc), m)])
+    for key, value in list(e.dbs[0].data.items()):
+        payload = s.execute("DUMP", key)
+        assert rdbfmt.verify_payload(payload)
+        back = rdbfmt.read_payload(payload)
+        assert s.execute("RESTORE", key + b":copy", "0", payload) == "OK"
+        if key == b"l":
+            assert list(back) == items
+        elif key == b"s":
+            assert back == set(set_members)
+            assert s.execute("SCARD", b"s:copy") == len(set_members)
+        elif key == b"h":
+            assert dict(back) == fields
+        else:
+            assert back.scores == {m: sc + 0.0 for m, sc in scores.items()}
+            assert s.execute("ZRANGE", "z:copy", "0", "-1", "WITHSCORES") == \
+                s.execute("ZRANGE", "z", "0", "-1", "WITHSCORES")
