@@ -21,9 +21,7 @@ from ..engine.commands import TABLE
 from ..protocol import split_args
 from .quiz import lesson_titles
 from .quiz_bank import Bank, Item, load_bank
-from .quiz_grade import (
-    Sandbox, check_hands_on, grade_short, predict_reply,
-)
+from .quiz_grade import check_hands_on, grade_short, predict_reply
 from .quiz_replies import reply_matches, reply_summary
 
 __all__ = ["Report", "validate_bank", "check_quiz_bank", "check_item", "REQUIRED_TAGS",
@@ -141,13 +139,6 @@ def _check_predict(item: Item, p: Say, warn: Say) -> None:
     if spec is not None and "nondeterministic_output_order" in spec.tips and not item.unordered \
             and spec.name not in ("HGETALL", "HKEYS", "HVALS", "ZRANGE"):
         warn(f"{item.commands[-1]!r} replies in no guaranteed order; consider unordered = true")
-    box = Sandbox(resp=item.resp)
-    run = box.run_lines(item.commands[:-1])
-    for line, reply in zip([c for c in item.commands[:-1]
-                            if not c.strip().startswith(":advance")], run.replies):
-        if getattr(reply, "message", "").startswith(("ERR", "WRONGTYPE")) and \
-                not line.upper().startswith(("SET", "EXEC")):
-            warn(f"setup command {line!r} replies {reply_summary(reply)}")
     reply = predict_reply(item)
     msg = getattr(reply, "message", "")
     if msg.startswith("ERR the question's commands did not run"):
