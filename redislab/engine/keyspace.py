@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from .session import Session
 
 WRONGTYPE = ErrorReply(errors.WRONGTYPE)
-_KEY_MISS = 1 << 11  # notify.KEY_MISS; repeated to keep this hot module's imports small
+_KEY_MISS = 1 << 11  # notify.KEY_MISS and notify.NEW, repeated to keep this hot module's
+_NEW = 1 << 13       # imports small
 # Dirty marks of deleted keys tolerated before they are swept (see Database._trim_dirty).
 _DIRTY_SLACK = 65536
 
@@ -189,8 +190,11 @@ class Database:
             self.scan_index.add(key)
 
     def ready_check(self, key: bytes, value: Any) -> None:
-        """A key that blocked clients wait for has appeared: remember to serve them."""
+        """A key was just created (dbAdd): the ``new`` notification, and clients blocked on
+        the key get served after the command."""
         eng = self.engine
+        if eng.notify_mask & _NEW:
+            eng.notify(self.id, "n", "new", key)
         if eng.blocking_keys and (self.id, key) in eng.blocking_keys:
             self.ready.add(key)
             eng.ready_dbs.add(self)

@@ -41,15 +41,18 @@ def parse_notify_flags(text: str) -> int:
 
 
 def render_notify_flags(flags: int) -> str:
-    """The config string Redis prints back for ``flags``."""
+    """The config string Redis prints back for ``flags`` (keyspaceEventsFlagsToString).
+
+    As in Redis, ``n`` is only spelled out when the classes are not all set (``A``).
+    """
     out = ""
     if flags & ALL == ALL:
         out += "A"
     else:
-        for ch in "g$lshzxetd":
+        for ch in "g$lshzxetdn":
             if flags & CLASS_BITS[ch]:
                 out += ch
-    for ch in "KEmn":
+    for ch in "KEm":
         if flags & CLASS_BITS[ch]:
             out += ch
     return out

@@ -140,3 +140,32 @@ def test_keyspace_notifications_expired_on_manual_clock(engine, clock):
     writer.execute("SET", "k", "v", "PX", "100")
     engine.advance(0.2)
     assert listener.drain() == [[b"message", b"__keyevent@0__:expired", b"k"]]
+
+
+def test_notification_streams_match_redis(redis_server):
+    """The same writes produce the same keyspace/keyevent messages, in the same order."""
+    engine = Engine()
+    ours_sub, ours = engine.session(), engine.session()
+    real_sub, real = redis_server.client(), redis_server.client()
+    real.execute("FLUSHALL")
+    try:
+        for flags in ("KEA", "KEn$gx"):
+            real.execute("CONFIG", "SET", "notify-keyspace-events", flags)
+            engine.config.set("notify-keyspace-events", flags)
+            assert engine.config["notify-keyspace-events"] == \
+                real.execute("CONFIG", "GET", "notify-keyspace-events")[1].decode()
+        real_sub.execute("PSUBSCRIBE", "__key*__:*")
+        ours_sub.execute("PSUBSCRIBE", "__key*__:*")
+        ours_sub.drain()
+        script = [["SET", "k", "v"], ["SET", "k", "w"], ["APPEND", "k", "x"], ["INCR", "n"],
+                  ["EXPIRE", "k", "100"], ["PERSIST", "k"], ["DEL", "k", "n"], ["GET", "zz"]]
+        for cmd in script:
+            real.execute(*cmd)
+            ours.execute(*cmd)
+        mine = [normalize(wire(m)) for m in ours_sub.drain()]
+        theirs = [normalize(real_sub.read()) for _ in mine]
+        assert mine == theirs
+    finally:
+        real.execute("CONFIG", "SET", "notify-keyspace-events", "")
+        real_sub.close()
+        real.close()
