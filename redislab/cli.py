@@ -113,6 +113,12 @@ def _build_app() -> "typer.Typer":
                            help="Any configuration parameter, as in redis.conf (repeatable).")
     clock_opt = typer.Option("real", "--clock",
                              help="real, or manual (time moves only with :advance).")
+    url_opt = typer.Option(None, "--url", "-u", metavar="URL",
+                           help="Run commands on a real Redis or Valkey server "
+                                "(redis://host:port/db, rediss:// for TLS, redis+cluster:// "
+                                "for a cluster) instead of the embedded engine.")
+    cluster_opt = typer.Option(False, "--cluster",
+                               help="With --url: the server is a Redis Cluster node.")
 
     @app.callback()
     def root(
@@ -129,6 +135,8 @@ def _build_app() -> "typer.Typer":
         directory: Optional[Path] = dir_opt,
         settings: list[str] = set_opt,
         clock: str = clock_opt,
+        url: Optional[str] = url_opt,
+        cluster: bool = cluster_opt,
         annotate: str = typer.Option("brief", "--annotate",
                                      help="Under each reply: off, brief or full."),
     ) -> None:
@@ -136,6 +144,7 @@ def _build_app() -> "typer.Typer":
         try:
             options = _options(raw, resp3, db, config, maxmemory, maxmemory_policy,
                                appendonly, directory, settings, clock)
+            options.url, options.cluster = url, cluster
             ctx.obj = options
             if ctx.invoked_subcommand is not None:
                 return
@@ -164,6 +173,8 @@ def _build_app() -> "typer.Typer":
         directory: Optional[Path] = dir_opt,
         settings: list[str] = set_opt,
         clock: str = clock_opt,
+        url: Optional[str] = url_opt,
+        cluster: bool = cluster_opt,
     ) -> None:
         """Run one command on a fresh engine and print the reply as redis-cli does."""
         from .ui.batch import exec_command
@@ -180,6 +191,8 @@ def _build_app() -> "typer.Typer":
                 config_file=mine.config_file or base.config_file,
                 settings={**base.settings, **mine.settings},
                 manual_clock=mine.manual_clock or base.manual_clock,
+                url=url or base.url,
+                cluster=cluster or base.cluster,
             )
             code = exec_command(command, options, getattr(sys.stdout, "buffer", sys.stdout))
         except StartupError as e:

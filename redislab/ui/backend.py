@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from ..engine import Blocked, CallRecord, Clock, Engine, Session
 from ..engine import blocking, introspect
@@ -21,7 +21,7 @@ from ..engine.commands.spec import CommandSpec
 from ..engine.introspect import KeyInfo
 from .clock import ReplClock
 
-__all__ = ["Outcome", "Delivery", "EmbeddedBackend", "DEFAULT_CLIENT"]
+__all__ = ["Outcome", "Delivery", "Backend", "EmbeddedBackend", "NeedsEngine", "DEFAULT_CLIENT"]
 
 DEFAULT_CLIENT = "default"
 # Keys looked at before a command runs, so annotations can say what it is about to touch.
@@ -51,6 +51,41 @@ class Delivery:
     value: Any
     kind: str  # "unblocked" or "push"
     resp: int = 2
+
+
+class NeedsEngine(Exception):
+    """Raised by a backend for what only the embedded engine can do (moving its clock ...)."""
+
+
+class Backend(Protocol):
+    """What the REPL, piped input and ``exec`` need from where commands run.
+
+    :class:`EmbeddedBackend` answers everything; ``remote.RemoteBackend`` (a real server)
+    has no clock to move and raises :class:`NeedsEngine` for ``advance`` and ``reset``.
+    ``session(name)`` returns the client's state as the prompt reads it (``db.id``,
+    ``multi``, ``blocked``, ``resp``, subscriptions).
+    """
+
+    kind: str
+    recording: bool
+    deliveries: deque[Delivery]
+
+    def session(self, name: str) -> Any: ...
+    def client_names(self) -> list[str]: ...
+    def execute(self, argv: list[bytes], client: str = DEFAULT_CLIENT) -> Outcome: ...
+    def take_deliveries(self) -> list[Delivery]: ...
+    def key_names(self, client: str, prefix: bytes = b"", limit: int = 200) -> list[bytes]: ...
+    def key_info(self, client: str, key: bytes) -> KeyInfo | None: ...
+    def key_count(self, client: str) -> int: ...
+    def db_index(self, client: str) -> int: ...
+    def config_names(self) -> list[str]: ...
+    @property
+    def clock(self) -> ReplClock | None: ...
+    def now_ms(self) -> int: ...
+    def advance(self, seconds: float) -> list[Event]: ...
+    def tick(self) -> None: ...
+    def stop_waiting(self, session: Any) -> None: ...
+    def reset(self) -> None: ...
 
 
 class EmbeddedBackend:

@@ -13,7 +13,7 @@ import sys
 from typing import BinaryIO, Callable, Iterable
 
 from ..protocol import split_args
-from .backend import EmbeddedBackend
+from .backend import Backend, EmbeddedBackend
 from .render import render
 from .repl.shell import Shell
 from .startup import Options, build_engine
@@ -33,10 +33,28 @@ def use_raw(options: Options, stream: object) -> bool:
         return True
 
 
-def make_backend(options: Options) -> EmbeddedBackend:
+def make_backend(options: Options) -> Backend:
+    if options.url is not None:
+        return remote_backend(options)
     engine = build_engine(options)
     return EmbeddedBackend(engine, resp=3 if options.resp3 else 2, db=options.db,
                            factory=lambda clock: build_engine(options, clock))
+
+
+def remote_backend(options: Options) -> Backend:
+    """A backend on the real server of ``--url``; refusals are reported as startup errors."""
+    from .remote import RemoteBackend, RemoteError
+    from .startup import StartupError
+
+    if options.settings or options.config_file is not None or options.manual_clock:
+        raise StartupError("--url runs commands on a real server: configuration options, "
+                           "--config and --clock manual need the embedded engine")
+    assert options.url is not None
+    try:
+        return RemoteBackend(options.url, resp=3 if options.resp3 else 2, db=options.db,
+                             cluster=options.cluster)
+    except RemoteError as e:
+        raise StartupError(str(e)) from None
 
 
 def _writer(out: BinaryIO) -> Callable[[Fragments], None]:

@@ -33,6 +33,8 @@ class Options:
     config_file: Path | None = None
     settings: dict[str, str] = field(default_factory=dict)  # parameter -> value
     manual_clock: bool = False
+    url: str | None = None         # a real server to run on instead of the embedded engine
+    cluster: bool = False          # ``url`` names a Redis Cluster node
 
 
 def read_config_file(path: Path) -> list[tuple[int, str, str]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from ...engine.clock import parse_duration
+from ..backend import NeedsEngine
 from .. import annotate as ann
 from .. import docs
 
@@ -63,7 +64,14 @@ def run_meta(shell: "Shell", words: list[str]) -> None:
     if cmd is None:
         shell.error(f"unknown meta-command {words[0]} (:help lists them)")
         return
-    cmd.handler(shell, words[1:])
+    if cmd.name == "clock" and getattr(shell.backend, "kind", "embedded") != "embedded":
+        shell.error(":clock needs the embedded engine: a real server keeps its own time "
+                    "(run redislab without --url)")
+        return
+    try:
+        cmd.handler(shell, words[1:])
+    except NeedsEngine as e:
+        shell.error(str(e))
 
 
 def _choices(*options: str) -> Completer:
