@@ -8,7 +8,7 @@ and rendered back as Redis prints them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..protocol.reply import ErrorReply
@@ -243,8 +243,9 @@ class Config:
     def __init__(self) -> None:
         self.params: dict[str, Param] = {}
         self.values: dict[str, Any] = {}
+        # Each Config owns copies: engines hang their own on_change callbacks on them.
         for p in PARAMS:
-            self.declare(p)
+            self.declare(replace(p))
 
     def declare(self, param: Param) -> None:
         self.params[param.name] = param
