@@ -265,13 +265,15 @@ def _debug_reload(c: "Session", argv: list[bytes]) -> Any:
     if save and not p.save():
         raise BARE_ERR
     data = p.disk.read(p.rdb_name)
-    if data is None:
-        if flush:
-            c.engine.flushall()
-        raise ErrorReply("ERR Error trying to load the RDB dump, check server logs.")
     try:
+        if data is None:
+            raise LoadError(f"{p.rdb_name}: no such file")
         p.load_rdb_image(data, source=p.rdb_name, flush=flush, allow_dup=merge)
     except LoadError as e:
+        # Redis empties the dataset before loading: a failed load leaves it empty (never
+        # half loaded). It would even exit on a corrupt file; an error reply is kinder.
+        if flush:
+            c.engine.flushall()
         p._publish("rdb-load", f"failed: {e}", ok=False)
         raise ErrorReply("ERR Error trying to load the RDB dump, check server logs.") from None
     return OK

@@ -298,3 +298,42 @@ def test_scan_commands_statuses():
     assert scan.status == "format" and scan.ok_up_to == len(good)
     payload = encode_command([b"SET", b"k", b"a\r\nb"])
     assert scan_commands(payload).commands == [[b"SET", b"k", b"a\r\nb"]]
+
+
+def test_damaged_aof_files_load_or_fail_in_one_line():
+    import random
+
+    rng = random.Random(9)
+    for round_ in range(120):
+        e = _aof_engine()
+        s = e.session()
+        for i in range(rng.randrange(1, 8)):
+            s.execute("SET", f"k{i}", "v" * rng.randrange(0, 30))
+        s.execute("RPUSH", "l", "a", "b")
+        disk = _disk(e)
+        p = e.extensions["persistence"]
+        name = p.aof.incr_name if round_ % 3 else f"{DIR}/appendonly.aof.1.base.rdb"
+        data = bytearray(disk.read(name))
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            del data[rng.randrange(len(data)):]
+        disk._write(name, bytes(data))
+        try:
+            after = e.crash("process")
+        except LoadError as err:
+            assert "\n" not in str(err)
+        else:
+            assert after.session().execute("DBSIZE") <= 8
+
+
+def test_debug_reload_with_a_corrupt_file_leaves_an_empty_dataset():
+    e = Engine(ManualClock(), config={"save": "", "enable-debug-command": "yes"})
+    s = e.session()
+    s.execute("SET", "a", "1")
+    s.execute("SAVE")
+    disk = _disk(e)
+    disk._write("dump.rdb", disk.read("dump.rdb")[:40])
+    assert s.execute("DEBUG", "RELOAD", "NOSAVE") == ErrorReply(
+        "ERR Error trying to load the RDB dump, check server logs.")
+    assert s.execute("DBSIZE") == 0
