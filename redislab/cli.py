@@ -324,6 +324,9 @@ def _add_serve_command(app: "typer.Typer", fail: Any) -> None:
                                                  help="Working directory for RDB/AOF files."),
         settings: list[str] = typer.Option([], "--set", metavar="NAME=VALUE",
                                            help="Any configuration parameter (repeatable)."),
+        watch: bool = typer.Option(False, "--watch",
+                                   help="Print every command clients send, with the REPL's "
+                                        "annotation (cost with the real N, memory, events)."),
     ) -> None:
         """Serve the engine over RESP2/RESP3: redis-cli, redis-py or any client can connect."""
         from .server import run
@@ -344,6 +347,10 @@ def _add_serve_command(app: "typer.Typer", fail: Any) -> None:
         def ready(server: Any) -> None:
             typer.echo(f"redislab serving Redis 7.0 on {server.host}:{server.port} "
                        "(Ctrl-C or SHUTDOWN to stop)")
+            if watch:
+                from .ui.watch import Watcher
+
+                server.on_command = Watcher(engine, sys.stdout)
 
         try:
             run(engine, host=bind, port=port, on_ready=ready)

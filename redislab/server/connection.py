@@ -34,6 +34,8 @@ class ClientConnection(asyncio.Protocol):
         self.waiting = False          # blocked on a command
         self.closing = False
         self.out = bytearray()
+        # Optional observer of every command (``serve --watch``): (session, argv, reply).
+        self.on_command = getattr(server, "on_command", None)
 
     # ----------------------------------------------------------------------------------------
     # asyncio.Protocol
@@ -101,6 +103,8 @@ class ClientConnection(asyncio.Protocol):
                 if not argv:
                     continue
                 reply = session.execute_argv(argv)
+                if self.on_command is not None:
+                    self.on_command(session, argv, reply)
                 if session.outbox:
                     self._flush_outbox()
                 if type(reply) is Blocked:
