@@ -444,6 +444,7 @@ class AppendOnly:
         self.delayed_fsync = 0
         self.cur_timestamp = 0
         self.last_write_status = "ok"
+        self.last_write_error = ""
         self.fsyncs = 0
         # Whether a fork child runs (no-appendfsync-on-rewrite skips fsyncs meanwhile).
         self.child_active: Callable[[], bool] = lambda: False
@@ -525,8 +526,20 @@ class AppendOnly:
         disk = self.disk
         if self.buf:
             data = bytes(self.buf)
+            try:
+                disk.append(self.incr_name, data, now_ms)
+            except OSError as e:
+                # Kept in the buffer and retried from cron; writes are refused meanwhile.
+                if self.last_write_status == "ok":
+                    bus = eng.bus
+                    if bus.active:
+                        bus.publish(PersistenceEvent("aof-write", f"failed: {e.strerror}",
+                                                     {"ok": False}))
+                self.last_write_status = "err"
+                self.last_write_error = e.strerror or str(e)
+                return
             self.buf.clear()
-            disk.append(self.incr_name, data, now_ms)
+            self.last_write_status = "ok"
             self.current_size += len(data)
             self.last_incr_size += len(data)
             bus = eng.bus

@@ -19,6 +19,7 @@ Names are paths relative to the directory, with ``/`` between a subdirectory
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,12 @@ class Disk:
     def __init__(self) -> None:
         self.pending: dict[str, _Pending] = {}
         self.last_writeback_ms = 0
+        # Set to simulate a full disk: every write fails with ENOSPC until it is cleared.
+        self.full = False
+
+    def _check_space(self) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     # Subclasses implement these -----------------------------------------------------------
 
@@ -84,6 +91,7 @@ class Disk:
     def write_durable(self, name: str, data: bytes) -> None:
         """Write a whole file the way Redis does for snapshots and manifests: a temporary
         file, fsync, rename over the old one. Durable when this returns."""
+        self._check_space()
         folder, _, base = name.rpartition("/")
         temp = (folder + "/" if folder else "") + "temp-" + base + ".tmp"
         self._write(temp, data)
@@ -92,6 +100,7 @@ class Disk:
 
     def create(self, name: str) -> None:
         """Create (or empty) a file opened for appending; its directory entry is durable."""
+        self._check_space()
         self._write(name, b"")
         self.pending[name] = _Pending(0)
 
@@ -99,6 +108,7 @@ class Disk:
         """write(2): the bytes land in the page cache, not yet on the disk."""
         if not data:
             return
+        self._check_space()
         p = self.pending.get(name)
         if p is None:
             p = self.pending[name] = _Pending(self.size(name) if self.exists(name) else 0)

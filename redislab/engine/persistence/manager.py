@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...protocol.reply import ErrorReply
 from ..config import ConfigError
 from ..events import Persistence as PersistenceEvent
 from . import rdb as rdbfmt
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
     from ..engine import Engine
 
 PAGE_SIZE = 4096
+MISCONF_RDB = ErrorReply(
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist "
+    "to disk. Commands that may modify the data set are disabled, because this instance is "
+    "configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about "
+    "the RDB error.")
 BGSAVE_RETRY_DELAY_S = 5  # CONFIG_BGSAVE_RETRY_DELAY
 # How fast the simulated child writes, and what a fork costs (per GB of dataset).
 CHILD_BYTES_PER_MS = 100_000
@@ -120,6 +127,7 @@ class Persistence:
         params = eng.config.params
         params["appendonly"].on_change = self._appendonly_changed
         params["dir"].on_change = self._dir_changed
+        eng.before_command.append(self._before_command)
 
     def _propagate(self, db: int, argv: list[bytes]) -> None:
         if self.aof.state != "off":
@@ -128,10 +136,37 @@ class Persistence:
         if child is not None:
             self._touch(child, db, argv)
 
+    def disk_error(self) -> ErrorReply | None:
+        """writeCommandsDeniedByDiskError: why writes are refused now, if they are."""
+        cfg = self.engine.config
+        if self.bgsave_status == "err" and cfg["stop-writes-on-bgsave-error"] and cfg["save"]:
+            return MISCONF_RDB
+        aof = self.aof
+        if aof.state != "off" and aof.last_write_status == "err":
+            return ErrorReply("MISCONF Errors writing to the AOF file: " + aof.last_write_error)
+        return None
+
+    def _before_command(self, c: Any, spec: Any, argv: list[bytes]) -> ErrorReply | None:
+        """processCommand's disk-error rule: no writes (and no PING) while saving fails."""
+        if self.bgsave_status == "ok" and self.aof.last_write_status == "ok":
+            return None
+        refusal = self.disk_error()
+        if refusal is None:
+            return None
+        flags = spec.flags
+        name = spec.name
+        if "write" in flags or name == "PING" or (
+                name == "EXEC" and c.multi and any("write" in s.flags for s, _ in c.multi)):
+            return refusal
+        return None
+
     def refresh_hook(self) -> None:
-        """Listen to propagated writes only while the AOF or a child needs them."""
+        """Listen to propagated writes only while the AOF or a child needs them (or while a
+        disk error must refuse writes: that needs every command on the careful path)."""
         eng = self.engine
-        want = not self.dead and (self.aof.state != "off" or self.child is not None)
+        want = not self.dead and (self.aof.state != "off" or self.child is not None
+                                  or self.bgsave_status == "err"
+                                  or self.aof.last_write_status == "err")
         hooks = eng.propagate_hooks
         present = self._propagate in hooks
         if want and not present:
@@ -167,7 +202,6 @@ class Persistence:
         try:
             self.disk.write_durable(self.rdb_name, image)
         except OSError as e:
-            self.bgsave_status = "err"
             self._publish("rdb-save", f"failed: {e.strerror or e}", ok=False)
             return False
         self.dirty_at_save = eng.dirty

@@ -433,3 +433,76 @@ def test_restore_keyspace_notification(eng):
     s.execute("RESTORE", "r", "0", s.execute("DUMP", "k"))
     pushes = sub.drain()
     assert any(p[-1] == b"r" for p in pushes if len(p) == 3 and p[0] == b"message")
+
+
+MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
+               "to persist to disk. Commands that may modify the data set are disabled, "
+               "because this instance is configured to report errors during writes if RDB "
+               "snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
+               "Redis logs for details about the RDB error.")
+
+
+def test_failed_background_save_refuses_writes(eng):
+    s = eng.session()
+    s.execute("SET", "a", "1")
+    disk = eng.extensions["persistence"].disk
+    disk.full = True
+    assert s.execute("SAVE") == ErrorReply("ERR")
+    assert s.execute("SET", "b", "1") == "OK"  # a failed SAVE does not stop writes
+    assert s.execute("BGSAVE") == "Background saving started"
+    eng.advance(1)
+    assert "rdb_last_bgsave_status:err" in s.execute("INFO", "persistence").decode()
+    assert s.execute("SET", "c", "1") == ErrorReply(MISCONF_RDB)
+    assert s.execute("PING") == ErrorReply(MISCONF_RDB)
+    assert s.execute("GET", "a") == b"1"
+    s.execute("MULTI")
+    assert s.execute("SET", "d", "1") == ErrorReply(MISCONF_RDB)
+    assert s.execute("EXEC") == ErrorReply(
+        "EXECABORT Transaction discarded because of previous errors.")
+    s.execute("CONFIG", "SET", "stop-writes-on-bgsave-error", "no")
+    assert s.execute("SET", "c", "1") == "OK"
+    s.execute("CONFIG", "SET", "stop-writes-on-bgsave-error", "yes")
+    disk.full = False
+    assert s.execute("BGSAVE") == "Background saving started"
+    eng.advance(1)
+    assert s.execute("SET", "e", "1") == "OK"
+
+
+def test_failed_aof_write_refuses_writes_until_the_disk_recovers():
+    e = Engine(ManualClock(), config={"save": "", "appendonly": "yes"})
+    s = e.session()
+    disk = e.extensions["persistence"].disk
+    disk.full = True
+    assert s.execute("SET", "a", "1") == "OK"  # done in memory; the write to the AOF failed
+    assert s.execute("SET", "b", "1") == ErrorReply(
+        "MISCONF Errors writing to the AOF file: No space left on device")
+    disk.full = False
+    e.advance(0.2)  # cron retries the buffered write
+    assert s.execute("SET", "b", "1") == "OK"
+    assert sorted(e.crash("process").session().execute("KEYS", "*")) == [b"a", b"b"]
+
+
+def test_misconf_matches_redis_when_the_directory_disappears(redis_server, tmp_path):
+    import shutil
+
+    from tests.support.real_redis import RedisServer
+
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    real = RedisServer(extra=["--dir", str(folder), "--save", "3600 1"])
+    client = real.client()
+    try:
+        client.execute("SET", "a", "1")
+        shutil.rmtree(folder)
+        client.execute("BGSAVE")
+        import time
+
+        for _ in range(100):
+            if b"rdb_bgsave_in_progress:0" in client.execute("INFO", "persistence"):
+                break
+            time.sleep(0.02)  # the real server's child, not a timing of ours
+        theirs = client.execute("SET", "b", "1")
+    finally:
+        client.close()
+        real.stop()
+    assert isinstance(theirs, ErrorReply) and theirs.message == MISCONF_RDB
