@@ -104,7 +104,6 @@ class Persistence:
         self.load_keys_expired = 0
         self.shut_down = False
         self.dead = False
-        self._child_seq = 0
         self.aof = AppendOnly(engine, self.disk)
         self.aof.child_active = lambda: self.child is not None
 
@@ -686,6 +685,10 @@ class Persistence:
         eng = self.engine
         if self.cron in eng.cron_hooks:
             eng.cron_hooks.remove(self.cron)
+        if self._before_command in eng.before_command:
+            eng.before_command.remove(self._before_command)
+        self.bgsave_status = "ok"
+        self.aof.last_write_status = "ok"
         self.refresh_hook()
 
     # -----------------------------------------------------------------------------------------

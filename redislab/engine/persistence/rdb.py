@@ -27,8 +27,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sortedcontainers import SortedDict
-
 from ..structures import intset, listpack, lzf
 from ..structures.crc64 import crc64
 from ..structures.stream import (FLAG_DELETED, FLAG_SAMEFIELDS, NACK, U64, Consumer,
