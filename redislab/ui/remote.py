@@ -41,6 +41,7 @@ def _raw_parser(base: type) -> type:
 
     class RawParser(base):  # type: ignore[misc, valid-type]
         raw = False
+        reads_raw = True
 
         def on_connect(self, connection: Any) -> None:
             self.raw = False
@@ -124,6 +125,17 @@ class RemoteClient:
     patterns: set[bytes] = field(default_factory=set)
     shard_channels: set[bytes] = field(default_factory=set)
     closed: bool = False
+    nodes: dict[str, Any] = field(default_factory=dict)   # cluster: a connection per node
+
+
+def _raw_call(conn: Any, argv: list[bytes]) -> Any:
+    """Send one command on a redis-py connection and read the reply as the server sent it."""
+    conn.send_command(*argv)
+    conn._parser.raw = True
+    try:
+        return conn.read_response(disable_decoding=True)
+    finally:
+        conn._parser.raw = False
 
 
 def _spec_of(argv: list[bytes]) -> CommandSpec | None:
@@ -135,14 +147,19 @@ def _spec_of(argv: list[bytes]) -> CommandSpec | None:
     return spec
 
 
+def _resp_parser(resp: int) -> type:
+    from redis._parsers import _RESP2Parser, _RESP3Parser
+
+    return _RESP3Parser if resp == 3 else _RESP2Parser
+
+
 def connect(url: str, *, resp: int = 2, db: int = 0, cluster: bool = False) -> Any:
     """A redis-py client for ``url`` whose connections read raw replies."""
     try:
         import redis
-        from redis._parsers import _RESP2Parser, _RESP3Parser
     except ImportError as e:  # pragma: no cover - redis-py is a dependency
         raise RemoteError("--url needs redis-py (pip install redis)") from e
-    parser = _raw_parser(_RESP3Parser if resp == 3 else _RESP2Parser)
+    parser = _raw_parser(_resp_parser(resp))
     kwargs: dict[str, Any] = {"protocol": resp, "parser_class": parser}
     if cluster or url.startswith(("redis+cluster://", "rediss+cluster://")):
         from redis.cluster import RedisCluster
@@ -165,6 +182,7 @@ class RemoteBackend:
         self.url = url
         self.resp = resp
         self.client = connect(url, resp=resp, db=db, cluster=cluster)
+        self.parser = _raw_parser(_resp_parser(resp))
         self.cluster = not hasattr(self.client, "connection_pool")
         self.sessions: dict[str, RemoteClient] = {}
         self.deliveries: deque[Delivery] = deque()
@@ -202,8 +220,9 @@ class RemoteBackend:
 
     def close(self) -> None:
         for s in self.sessions.values():
-            if s.conn is not None:
-                s.conn.disconnect()
+            for conn in [s.conn, *s.nodes.values()]:
+                if conn is not None:
+                    conn.disconnect()
             s.closed = True
         self.client.close()
 
@@ -212,28 +231,59 @@ class RemoteBackend:
 
     def _send(self, s: RemoteClient, argv: list[bytes]) -> Any:
         if s.conn is None:
-            return self._send_cluster(argv)
-        conn = s.conn
-        conn.send_command(*argv)
-        conn._parser.raw = True
-        try:
-            return conn.read_response(disable_decoding=True)
-        finally:
-            conn._parser.raw = False
+            return self._send_cluster(s, argv)
+        return _raw_call(s.conn, argv)
 
-    def _send_cluster(self, argv: list[bytes]) -> Any:
-        # redis-py routes by key and follows MOVED/ASK; its callbacks are switched off so
-        # replies are not reshaped, though they come back in redis-py's own types.
-        from redis.exceptions import ResponseError
+    def _send_cluster(self, s: RemoteClient, argv: list[bytes]) -> Any:
+        """Send to the node serving the command's key; redis-py keeps the slot map.
 
+        A MOVED reply refreshes redis-py's map and the command goes to the new owner; ASK
+        sends it there once, behind ASKING, as redis-cli -c does.
+        """
         client = self.client
-        client.response_callbacks = {}
-        client.result_callbacks = {}
-        try:
-            reply = client.execute_command(*argv)
-        except ResponseError as e:
-            return ErrorReply(str(e))
-        return _from_redis_py(reply)
+        spec = _spec_of(argv)
+        key = None
+        if spec is not None and spec.key_specs:
+            try:
+                positions = spec.get_keys(argv)
+            except Exception:
+                positions = []
+            key = argv[positions[0]] if positions else None
+        node = client.get_node_from_key(key) if key is not None else client.get_default_node()
+        reply: Any = None
+        for _ in range(5):
+            reply = _raw_call(self._node_conn(s, node), argv)
+            if not isinstance(reply, ErrorReply):
+                return reply
+            word, _, rest = reply.message.partition(" ")
+            if word not in ("MOVED", "ASK"):
+                return reply
+            host, _, port = rest.split(" ")[-1].rpartition(":")
+            if word == "MOVED":
+                client.nodes_manager.initialize()
+                node = client.get_node(host=host, port=int(port)) or client.get_node_from_key(
+                    key) if key is not None else client.get_default_node()
+                continue
+            target = client.get_node(host=host, port=int(port))
+            if target is None:
+                return reply
+            conn = self._node_conn(s, target)
+            _raw_call(conn, [b"ASKING"])
+            return _raw_call(conn, argv)
+        return reply
+
+    def _node_conn(self, s: RemoteClient, node: Any) -> Any:
+        conn = s.nodes.get(node.name)
+        if conn is None:
+            pool = self.client.get_redis_connection(node).connection_pool
+            conn = pool.get_connection()
+            if not getattr(conn._parser, "reads_raw", False):
+                # RedisCluster builds node connections with its default parser.
+                conn.disconnect()
+                conn.set_parser(self.parser)
+                conn.connect()
+            s.nodes[node.name] = conn
+        return conn
 
     def execute(self, argv: list[bytes], client: str = DEFAULT_CLIENT) -> Outcome:
         """Run one command as ``client`` on the server."""
@@ -352,17 +402,3 @@ class RemoteBackend:
         raise NeedsEngine(":reset needs the embedded engine; on a real server use FLUSHALL "
                           "(it deletes the server's data)")
 
-
-def _from_redis_py(reply: Any) -> Any:
-    """redis-py's plain types as ours, for replies that went through RedisCluster."""
-    if isinstance(reply, dict):
-        return MapReply([(_from_redis_py(k), _from_redis_py(v)) for k, v in reply.items()])
-    if isinstance(reply, (list, tuple)):
-        return [_from_redis_py(v) for v in reply]
-    if isinstance(reply, set):
-        return SetReply(_from_redis_py(v) for v in reply)
-    if isinstance(reply, bool):
-        return Bool(reply)
-    if isinstance(reply, str):
-        return Status(reply)
-    return reply

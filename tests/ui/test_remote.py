@@ -142,3 +142,36 @@ def test_unreachable_server_is_a_startup_error() -> None:
 def test_configuration_options_need_the_engine() -> None:
     with pytest.raises(StartupError, match="embedded engine"):
         _piped("redis://127.0.0.1:1", "PING\n", settings={"maxmemory": "1mb"})
+
+
+@pytest.fixture(scope="module")
+def cluster_node():
+    """A one-node Redis Cluster owning every slot."""
+    from tests.support.real_redis import RedisServer, free_port
+
+    # The bus port defaults to port + 10000, which may not exist: name a free one.
+    node = RedisServer(["--cluster-enabled", "yes", "--cluster-port", str(free_port())])
+    try:
+        _cli(node.port, args=("CLUSTER", "ADDSLOTSRANGE", "0", "16383"))
+        for _ in range(500):  # the node needs a few cron rounds to call its slots ok
+            if "cluster_state:ok" in _cli(node.port, args=("CLUSTER", "INFO")):
+                break
+            subprocess.run(["redis-cli", "-p", str(node.port), "WAIT", "0", "20"],
+                           capture_output=True)  # a 20 ms pause on the server's side
+        else:
+            pytest.skip("the one-node cluster did not come up")
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_cluster_url_matches_redis_cli_c(cluster_node, resp3: bool) -> None:
+    port = cluster_node.port
+    script = "SET a 1\nGET a\nRPUSH l a b\nLRANGE l 0 -1\nHGETALL nope\nPING\nGET\n"
+    _flush(port)
+    ours = _piped(f"redis+cluster://127.0.0.1:{port}", script, raw=False, resp3=resp3)
+    _flush(port)
+    theirs = _cli(port, "-c", "--no-raw", *(["-3"] if resp3 else []), stdin=script)
+    _flush(port)
+    assert ours == theirs
