@@ -502,6 +502,7 @@ def test_misconf_matches_redis_when_the_directory_disappears(redis_server, tmp_p
                 break
             time.sleep(0.02)  # the real server's child, not a timing of ours
         theirs = client.execute("SET", "b", "1")
+        client.execute("CONFIG", "SET", "save", "")  # or it refuses to stop without saving
     finally:
         client.close()
         real.stop()
