@@ -644,7 +644,7 @@ def _complexity_item(ctx: _Ctx, raw: dict[str, Any], header: dict[str, str],
     spec = _spec_for(table, name)
     if spec is None:
         raise ctx.fail("command", f"{name} is not in the command table")
-    if not spec.cost.big_o:
+    if not spec.cost.big_o.startswith("O("):
         raise ctx.fail("command", f"{name} has no machine-readable cost in the table")
     common = _common(ctx, raw, header, file_tags, ctx.item_id, "complexity")
     tags = tuple(dict.fromkeys(common["tags"] + ("complexity", spec.group.replace("_", "-"))))
@@ -654,7 +654,8 @@ def _complexity_item(ctx: _Ctx, raw: dict[str, Any], header: dict[str, str],
     # it; generic costs only fill in when the group is too uniform.
     others: dict[str, Any] = {}
     for other in sorted(table.all, key=lambda s: s.name):
-        if other.group != spec.group or not other.cost.big_o or other.handler is None:
+        if other.group != spec.group or not other.cost.big_o.startswith("O(") \
+                or other.handler is None:
             continue
         if _norm_cost(other.cost.big_o) == _norm_cost(right):
             continue
@@ -678,9 +679,9 @@ def _complexity_item(ctx: _Ctx, raw: dict[str, Any], header: dict[str, str],
     choices = [Choice(right, True)] + wrong
     words = _cost_words(spec)
     summary = f" {spec.summary}" if spec.summary else ""
-    explanation = (f"{name} is {right}" + (f", where {words}" if words else "") + "." + summary
-                   + f"\n\nAs documented: {spec.complexity}")
-    common["prompt"] = common["prompt"] or f"What is the time complexity of `{name}`?"
+    explanation = f"{name} is {right}" + (f", where {words}" if words else "") + "." + summary
+    common["prompt"] = common["prompt"] or (f"What is the time complexity of `{name}`?"
+                                            + (f" ({words})" if words else ""))
     common["explanation"] = common["explanation"] or explanation
     return Item(**common, choices=tuple(choices), command=name)
 
