@@ -422,7 +422,7 @@ def check_hands_on(item: Item, answer: str, seeds: Sequence[int],
                 if not _goal_holds(goal, seen[gi], ref, values):
                     out.passed = False
                     where = f" ({case.title})" if case.title else ""
-                    text = goal.message or f"expected: {goal.describe()}"
+                    text = goal.message or f"expected: {fill(goal.describe(), values)}"
                     shown = f"got {reply_summary(seen[gi])}"
                     out.failures.append(f"{text}{where}; {shown}"
                                         + ("" if n == 0 else " (on hidden data)"))

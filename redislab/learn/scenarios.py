@@ -126,8 +126,9 @@ def _run(sim: Sim, out: Outcome, where: str, until: float | None = None,
         text = {"hang": "your code ran without end", "livelock": "your code spun without end"
                 }.get(kind, "the simulation failed")
         out.add(kind, f"{text}: {e}", where)
-        if kind == "hang":
-            # a thread may still be spinning: nothing after this run can be trusted
+        if kind in ("hang", "livelock"):
+            # a hang leaves a thread spinning, and a livelock would repeat in every run:
+            # either way the check ends here
             raise _Stop(out)
         return False
     clean = True

@@ -23,7 +23,7 @@ __all__ = ["run_isolated", "main", "TIME_LIMIT"]
 
 # Real seconds a whole simulation check may take in the child.
 TIME_LIMIT = 90.0
-MEMORY_LIMIT = 2 << 30
+MEMORY_LIMIT = 4 << 30
 
 
 def run_isolated(name: str, sol: Solution, params: dict[str, Any], seeds: tuple[int, ...],
@@ -65,7 +65,12 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     except (ImportError, ValueError, OSError):
         pass
+    from ..sim import scheduler
     from .scenarios import run_scenario, verdict_from
+
+    wall = os.environ.get("REDISLAB_SIM_WALL_TIMEOUT")
+    if wall:
+        scheduler.DEFAULT_WALL_TIMEOUT = float(wall)
 
     req = json.loads(sys.stdin.read())
     sol = Solution(req["language"], req["source"], req["origin"])

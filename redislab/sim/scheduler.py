@@ -34,6 +34,8 @@ __all__ = ["Sim", "Task", "Ctx", "Fault", "SimCrash", "SimError", "SimHang", "Si
 
 # How long (real seconds) the scheduler waits for one client to reach its next command.
 DEFAULT_WALL_TIMEOUT = 5.0
+# Stack of a simulated client's thread: a thousand clients at 8 MB each would reserve 8 GB.
+THREAD_STACK = 512 * 1024
 # Commands all clients together may send while the clock stands still.
 DEFAULT_SPIN_LIMIT = 20_000
 
@@ -230,7 +232,7 @@ class Sim:
 
     def __init__(self, engine: Engine | None = None, *, seed: int = 0,
                  chooser: Chooser | None = None, faults: list[Fault] | None = None,
-                 rtt: float = 0.0, wall_timeout: float = DEFAULT_WALL_TIMEOUT,
+                 rtt: float = 0.0, wall_timeout: float | None = None,
                  spin_limit: int = DEFAULT_SPIN_LIMIT) -> None:
         if engine is None:
             engine = Engine(ManualClock())
@@ -243,7 +245,7 @@ class Sim:
                                                      for f in (faults or [])}
         self.fired: list[tuple[int, Fault]] = []
         self.rtt = rtt
-        self.wall_timeout = wall_timeout
+        self.wall_timeout = wall_timeout if wall_timeout is not None else DEFAULT_WALL_TIMEOUT
         self.spin_limit = spin_limit
         self.tasks: list[Task] = []
         self._by_name: dict[str, Task] = {}
@@ -387,7 +389,11 @@ class Sim:
         if task.thread is None:
             task.thread = threading.Thread(target=self._main, args=(task,), daemon=True,
                                            name=f"sim-{task.name}")
-            task.thread.start()
+            old = threading.stack_size(THREAD_STACK)
+            try:
+                task.thread.start()
+            finally:
+                threading.stack_size(old)
         task.go.release()
         if not self._back.acquire(timeout=self.wall_timeout):
             self._rescue(task)
