@@ -127,6 +127,8 @@ class Engine:
         self.recording = 0
         # True when every command must take the careful path (maxmemory, propagation ...).
         self.gate = False
+        # True while some ACL user could be refused a command (acl.py).
+        self.acl_gate = False
         self.cron_last_ms = self.clock.time_ms()
         self.dbs = [Database(i, self) for i in range(self.config["databases"])]
         self.extensions: dict[str, Any] = {}
@@ -301,7 +303,8 @@ class Engine:
     def refresh_gate(self) -> None:
         """Recompute whether commands must take the careful dispatch path."""
         self.gate = bool(self.recording or self.config["maxmemory"] or self.propagate_hooks
-                         or self.extensions.get("gate") or self.monitors or self.pause_end_ms)
+                         or self.extensions.get("gate") or self.monitors or self.pause_end_ms
+                         or self.acl_gate)
 
     # ----------------------------------------------------------------------------------------
     # Persistence (see persistence/__init__.py)

@@ -38,6 +38,9 @@ def quit_command(c: "Session", argv: list[bytes]) -> Any:
 
 
 def _default_user_nopass(c: "Session") -> bool:
+    hook = c.engine.extensions.get("default_nopass")
+    if hook is not None:
+        return bool(hook())
     return not c.engine.config["requirepass"]
 
 
@@ -67,7 +70,7 @@ def auth_command(c: "Session", argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise ErrorReply(errors.SYNTAX)
     if len(argv) == 2:
-        if _default_user_nopass(c) and c.engine.extensions.get("authenticate") is None:
+        if _default_user_nopass(c):
             raise ErrorReply(
                 "ERR AUTH <password> called without any password configured for the default "
                 "user. Are you sure your configuration is correct?")

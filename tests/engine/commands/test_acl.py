@@ -1,0 +1,308 @@
+"""ACL users, rules, descriptions and permission checks, compared with Redis 7.0 where possible."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from redislab.engine.engine import Engine
+from redislab.protocol.reply import OK, ErrorReply
+
+
+def _clean_real(d: Any) -> None:
+    users = [u for u in d.real.execute("ACL", "USERS") if u not in (b"default", "default")]
+    if users:
+        d.real.execute("ACL", "DELUSER", *users)
+    d.real.execute("ACL", "LOG", "RESET")
+
+
+@pytest.fixture
+def acl_differ(differ: Any) -> Iterator[Any]:
+    _clean_real(differ)
+    try:
+        yield differ
+    finally:
+        _clean_real(differ)
+
+
+@pytest.fixture
+def acl_differ3(differ3: Any) -> Iterator[Any]:
+    _clean_real(differ3)
+    try:
+        yield differ3
+    finally:
+        _clean_real(differ3)
+
+
+# ------------------------------------------------------------------------------------------
+# Differential: replies and error texts
+
+
+def _rules(d: Any, user: str) -> None:
+    """GETUSER on both sides; Redis emits single-command rules in hash-table order, so those
+    are compared as sets while everything else must match exactly."""
+    ours, theirs = d.both("ACL", "GETUSER", user)
+
+    def norm(reply: Any) -> Any:
+        kind, items = reply
+        items = list(items)
+        i = items.index(b"commands") + 1
+        words = items[i].split()
+        cats = [w for w in words if b"@" in w]
+        items[i] = (cats, sorted(w for w in words if b"@" not in w))
+        return kind, items
+
+    assert norm(ours) == norm(theirs), f"{ours!r} != {theirs!r}"
+
+
+def test_default_user_and_listing(acl_differ: Any) -> None:
+    acl_differ.check_all("""
+        ACL LIST
+        ACL USERS
+        ACL WHOAMI
+        ACL GETUSER default
+        ACL GETUSER nosuch
+        ACL DELUSER default
+        ACL DELUSER nosuch
+        ACL LOAD
+        ACL SAVE
+        ACL CAT
+        ACL CAT nosuch
+    """)
+
+
+def test_setuser_rules_and_descriptions(acl_differ: Any) -> None:
+    acl_differ.check_all("""
+        ACL SETUSER fresh
+        ACL GETUSER fresh
+        ACL SETUSER u1 on >pw <pw >p2 >p2 ~a* %R~b* %W~c* %RW~d* ~a* &ch &ch +@string -set
+        ACL GETUSER u1
+        ACL LIST
+        ACL SETUSER u1 -@all +config -config|get
+        ACL GETUSER u1
+        ACL SETUSER u2 on nopass allkeys allchannels allcommands -get
+        ACL LIST
+        ACL SETUSER u2 reset
+        ACL LIST
+        ACL SETUSER u2 on resetpass skip-sanitize-payload +@all -@dangerous
+        ACL GETUSER u2
+        ACL SETUSER u2 %R
+        ACL GETUSER u2
+        ACL SETUSER u3 +select|0 -@all
+        ACL SETUSER u3 +select|0 +select|0
+        ACL GETUSER u3
+        ACL USERS
+        ACL DELUSER u1 u2 u3 nosuch
+        ACL USERS
+    """)
+
+
+@pytest.mark.parametrize("rules", [
+    "-@all +@read -@hash", "-@all +@fast -@read", "+@all -@slow +get -@hash",
+    "-@all +@keyspace +config +set -del", "+@admin -@all +get +@string -set +config|get",
+])
+def test_command_rules_are_rebuilt_like_redis(acl_differ: Any, rules: str) -> None:
+    acl_differ.check("ACL", "SETUSER", "r", "on", *rules.split())
+    _rules(acl_differ, "r")
+
+
+def test_setuser_errors(acl_differ: Any) -> None:
+    h = "a" * 64
+    acl_differ.check_all(f"""
+        ACL SETUSER e1 bogus
+        ACL SETUSER e1 #abc
+        ACL SETUSER e1 #{h.upper()}
+        ACL SETUSER e1 !{h}
+        ACL SETUSER e1 <nope
+        ACL SETUSER e1 %X~a
+        ACL SETUSER e1 %~a
+        ACL SETUSER e1 %RR~a
+        ACL SETUSER e1 allkeys ~foo
+        ACL SETUSER e1 &* &x
+        ACL SETUSER e1 +nosuch
+        ACL SETUSER e1 +@nosuch
+        ACL SETUSER e1 -select|0
+        ACL SETUSER e1 +client|nosuch
+        ACL SETUSER e1 +config|get|x
+        ACL SETUSER e1 +select|
+        "ACL" "SETUSER" "a b"
+        ACL USERS
+        ACL SETUSER e1 on #{h} !{h} #{h}
+        ACL GETUSER e1
+        ACL SETUSER e1 on +get bogus
+        ACL GETUSER e1
+    """)
+
+
+def test_dryrun(acl_differ: Any) -> None:
+    acl_differ.check_all("""
+        ACL SETUSER t on nopass ~k* %R~r* &c* +get +set +publish +subscribe
+        ACL DRYRUN t get k1
+        ACL DRYRUN t get x
+        ACL DRYRUN t del k
+        ACL DRYRUN t set r1 v
+        ACL DRYRUN t get r1
+        ACL DRYRUN t publish d m
+        ACL DRYRUN t publish c1 m
+        ACL DRYRUN t subscribe c1 d
+        ACL DRYRUN nouser get a
+        ACL DRYRUN t nocmd a
+        ACL DRYRUN t get
+        ACL SETUSER fa on nopass +select|0
+        ACL DRYRUN fa select 0
+        ACL DRYRUN fa select 1
+        ACL SETUSER cfg on nopass +config|get
+        ACL DRYRUN cfg config get maxmemory
+        ACL DRYRUN cfg config set maxmemory 1
+    """)
+
+
+def test_genpass_and_log_arguments(acl_differ: Any) -> None:
+    acl_differ.check_all("""
+        ACL GENPASS 0
+        ACL GENPASS 4097
+        ACL GENPASS x
+        ACL LOG x
+        ACL LOG -1
+        ACL LOG RESET
+        ACL LOG
+    """)
+    ours, theirs = acl_differ.both("ACL", "GENPASS", "5")
+    assert len(ours) == len(theirs) == 2
+    ours, theirs = acl_differ.both("ACL", "GENPASS")
+    assert len(ours) == len(theirs) == 64
+
+
+def test_cat_members_match(acl_differ: Any) -> None:
+    # Redis lists a category's commands in hash-table order, so compare them as sets.
+    for cat in acl_differ.check("ACL", "CAT")[1]:
+        ours, theirs = acl_differ.both("ACL", "CAT", cat)
+        assert sorted(ours[1]) == sorted(theirs[1]), cat
+
+
+def test_resp3_getuser(acl_differ3: Any) -> None:
+    acl_differ3.check_all("""
+        ACL SETUSER r3 on >x ~k* &c +get
+        ACL GETUSER r3
+        ACL GETUSER default
+    """)
+
+
+# ------------------------------------------------------------------------------------------
+# Enforcement
+
+
+@pytest.fixture
+def eng() -> Engine:
+    return Engine()
+
+
+def _err(reply: Any) -> str:
+    assert isinstance(reply, ErrorReply), reply
+    return reply.message
+
+
+def test_command_key_and_channel_refusals(eng: Engine) -> None:
+    admin = eng.session()
+    assert admin.execute("ACL", "SETUSER", "t", "on", ">pw", "~k*", "%R~r*", "&c*", "+get",
+                         "+set", "+publish", "+acl|whoami") == OK
+    s = eng.session()
+    assert _err(s.execute("AUTH", "t", "bad")).startswith("WRONGPASS")
+    assert s.execute("AUTH", "t", "pw") == OK
+    assert s.execute("ACL", "WHOAMI") == b"t"
+    assert s.execute("SET", "k1", "v") == OK
+    assert s.execute("GET", "k1") == b"v"
+    assert _err(s.execute("GET", "x")) == (
+        "NOPERM this user has no permissions to access one of the keys used as arguments")
+    assert _err(s.execute("SET", "r1", "v")) == (
+        "NOPERM this user has no permissions to access one of the keys used as arguments")
+    assert s.execute("GET", "r1") is None
+    assert _err(s.execute("DEL", "k1")) == (
+        "NOPERM this user has no permissions to run the 'del' command")
+    assert _err(s.execute("ACL", "LIST")) == (
+        "NOPERM this user has no permissions to run the 'acl|list' command")
+    assert _err(s.execute("PUBLISH", "zz", "m")) == (
+        "NOPERM this user has no permissions to access one of the channels used as arguments")
+    assert s.execute("PUBLISH", "c1", "m") == 0
+
+
+def test_log_records_refusals_and_failed_logins(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "SETUSER", "t", "on", "nopass", "~k*", "+get")
+    s = eng.session()
+    s.execute("AUTH", "t", "x")
+    s.execute("GET", "x")
+    s.execute("GET", "x")
+    s.execute("AUTH", "nouser", "pw")
+    log = admin.execute("ACL", "LOG")
+    assert len(log) == 2
+    first, second = dict(log[0]), dict(log[1])
+    assert (first[b"reason"], first[b"object"], first[b"username"]) == (b"auth", b"AUTH",
+                                                                       b"nouser")
+    assert (second[b"reason"], second[b"object"], second[b"count"]) == (b"key", b"x", 2)
+    assert second[b"context"] == b"toplevel"
+    assert [k for k, _ in log[0]] == [b"count", b"reason", b"context", b"object", b"username",
+                                      b"age-seconds", b"client-info"]
+    assert len(admin.execute("ACL", "LOG", "1")) == 1
+    assert admin.execute("ACL", "LOG", "RESET") == OK
+    assert admin.execute("ACL", "LOG") == []
+
+
+def test_hello_auth_and_disabled_users(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "SETUSER", "h", "on", ">pw", "+@all", "~*")
+    s = eng.session()
+    reply = dict(s.execute("HELLO", "3", "AUTH", "h", "pw"))
+    assert reply[b"proto"] == 3
+    assert s.execute("ACL", "WHOAMI") == b"h"
+    admin.execute("ACL", "SETUSER", "h", "off")
+    assert _err(eng.session().execute("AUTH", "h", "pw")).startswith("WRONGPASS")
+
+
+def test_requirepass_is_the_default_users_password(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "WHOAMI")  # the ACL state now exists
+    assert _err(admin.execute("AUTH", "x")).startswith("ERR AUTH <password> called without")
+    admin.execute("CONFIG", "SET", "requirepass", "secret")
+    line = admin.execute("ACL", "LIST")[0].decode()
+    assert line.startswith("user default on #2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a2")
+    s = eng.session()
+    assert _err(s.execute("AUTH", "wrong")).startswith("WRONGPASS")
+    assert s.execute("AUTH", "secret") == OK
+    admin.execute("CONFIG", "SET", "requirepass", "")
+    assert admin.execute("ACL", "LIST") == [b"user default on nopass ~* &* +@all"]
+
+
+def test_first_arg_rule(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "SETUSER", "f", "on", "nopass", "+select|0")
+    s = eng.session()
+    s.execute("AUTH", "f", "x")
+    assert s.execute("SELECT", "0") == OK
+    assert _err(s.execute("SELECT", "1")) == (
+        "NOPERM this user has no permissions to run the 'select' command")
+
+
+def test_deluser_logs_out_its_clients(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "SETUSER", "d", "on", "nopass", "+@all", "~*")
+    s = eng.session()
+    s.execute("AUTH", "d", "x")
+    assert admin.execute("ACL", "DELUSER", "d") == 1
+    assert s.closed
+    assert admin.execute("ACL", "USERS") == [b"default"]
+
+
+def test_gate_only_while_someone_can_be_refused(eng: Engine) -> None:
+    s = eng.session()
+    s.execute("ACL", "WHOAMI")
+    assert not eng.gate
+    s.execute("ACL", "SETUSER", "g")
+    assert eng.gate
+    s.execute("ACL", "DELUSER", "g")
+    assert not eng.gate
+    s.execute("ACL", "SETUSER", "default", "-flushall")
+    assert eng.gate
+    assert _err(s.execute("FLUSHALL")) == (
+        "NOPERM this user has no permissions to run the 'flushall' command")
