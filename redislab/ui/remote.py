@@ -343,10 +343,14 @@ class RemoteBackend:
             s.multi = None
         elif name == b"SELECT" and len(argv) == 2:
             s.db.id = int(argv[1])
+            if s.conn is not None:
+                s.conn.db = s.db.id  # a reconnection (after Ctrl-C) selects it again
         elif name == b"HELLO" and len(argv) > 1 and argv[1] in (b"2", b"3"):
             s.resp = int(argv[1])
         elif name == b"RESET":
             s.db.id, s.multi, s.resp = 0, None, 2
+            if s.conn is not None:
+                s.conn.db = 0
 
     # ------------------------------------------------------------------------------------
     # Looking without touching

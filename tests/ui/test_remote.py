@@ -175,3 +175,16 @@ def test_cluster_url_matches_redis_cli_c(cluster_node, resp3: bool) -> None:
     theirs = _cli(port, "-c", "--no-raw", *(["-3"] if resp3 else []), stdin=script)
     _flush(port)
     assert ours == theirs
+
+
+def test_a_dropped_connection_comes_back_on_the_selected_db(redis_server) -> None:
+    port = redis_server.port
+    _flush(port)
+    backend = RemoteBackend(f"redis://127.0.0.1:{port}")
+    backend.execute([b"SELECT", b"5"])
+    backend.execute([b"SET", b"k", b"five"])
+    backend.session("default").conn.disconnect()  # as after Ctrl-C during a read
+    assert backend.execute([b"GET", b"k"]).reply == b"five"
+    assert backend.db_index("default") == 5
+    backend.close()
+    _flush(port)
