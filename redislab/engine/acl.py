@@ -109,12 +109,16 @@ class User:
     patterns: list[list[Any]] = field(default_factory=list)  # [pattern, READ|WRITE]
     allchannels: bool = False
     channels: list[str] = field(default_factory=list)
+    # Extra permission sets: a command runs if the user's own rules or any selector allow it.
+    # A selector is a User of which only the command, key and channel fields are used.
+    selectors: list["User"] = field(default_factory=list)
 
     def copy(self) -> "User":
         return User(self.name, self.enabled, self.nopass, self.sanitize, list(self.passwords),
                     self.allcommands, set(self.allowed),
                     {k: list(v) for k, v in self.firstargs.items()}, self.allkeys,
-                    [list(p) for p in self.patterns], self.allchannels, list(self.channels))
+                    [list(p) for p in self.patterns], self.allchannels, list(self.channels),
+                    [sel.copy() for sel in self.selectors])
 
     @property
     def permissive(self) -> bool:
@@ -146,10 +150,10 @@ class User:
                 self.apply(sub)
             if pubsub_all:
                 self.apply("allchannels")
-            for sub in ("off", "sanitize-payload", "-@all"):
+            for sub in ("off", "sanitize-payload", "clearselectors", "-@all"):
                 self.apply(sub)
         elif low == "clearselectors":
-            pass
+            self.selectors.clear()
         elif op[:1] in (">", "#"):
             if op[0] == ">":
                 h = hashlib.sha256(op[1:].encode("utf-8", "surrogateescape")).hexdigest()
@@ -169,7 +173,12 @@ class User:
         elif low == "":
             pass
         elif op.startswith("(") and op.endswith(")"):
-            raise RuleError("selectors are not supported in redislab")
+            sel = User("")
+            if pubsub_all:
+                sel.apply("allchannels")
+            for inner in op[1:-1].split():
+                sel._apply_selector(inner, inner.lower())
+            self.selectors.append(sel)
         else:
             self._apply_selector(op, low)
 
@@ -351,6 +360,12 @@ class User:
         """The user as one ACL LIST line (without the leading ``user <name>``)."""
         parts = self.flags()
         parts.extend("#" + h for h in self.passwords)
+        parts.append(self.describe_selector())
+        parts.extend("(%s)" % sel.describe_selector() for sel in self.selectors)
+        return " ".join(parts)
+
+    def describe_selector(self) -> str:
+        parts: list[str] = []
         if self.allkeys:
             parts.append("~*")
         else:
@@ -375,6 +390,20 @@ class User:
 
     def check(self, spec: CommandSpec, argv: list[bytes]) -> tuple[str, bytes] | None:
         """Why this user may not run the command (reason, object), or None if it may."""
+        denied = self.check_selector(spec, argv)
+        if denied is None or not self.selectors:
+            return denied
+        # Every selector refused: report the most specific refusal, as Redis does.
+        best = denied
+        for sel in self.selectors:
+            d = sel.check_selector(spec, argv)
+            if d is None:
+                return None
+            if _RANK[d[0]] > _RANK[best[0]]:
+                best = d
+        return best
+
+    def check_selector(self, spec: CommandSpec, argv: list[bytes]) -> tuple[str, bytes] | None:
         if spec.id not in self.allowed and "no-auth" not in spec.flags:
             args = self.firstargs.get(spec.id)
             if len(argv) < 2 or not args or argv[1].decode("utf-8", "surrogateescape").lower() \
@@ -404,6 +433,9 @@ class User:
             if (p == channel) if literal else glob_match(p, channel):
                 return True
         return False
+
+
+_RANK = {DENIED_CMD: 1, DENIED_KEY: 2, DENIED_CHANNEL: 4}
 
 
 def _describe_pattern(pattern: str, flags: int) -> str:
@@ -560,7 +592,8 @@ class Acl:
         from .commands.connection import client_info_line
 
         now = self.engine.clock.time_ms()
-        context = "lua" if c.in_script else ("multi" if c.in_exec else "toplevel")
+        context = "lua" if c.in_script else (
+            "multi" if c.in_exec or c.multi is not None else "toplevel")
         for e in self.log:
             if (e.reason, e.context, e.object, e.username) == (reason, context, obj, username) \
                     and now - e.updated_ms < 60_000:

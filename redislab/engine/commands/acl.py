@@ -40,8 +40,7 @@ def acl_setuser_command(c: "Session", argv: list[bytes]) -> Any:
     existing = acl.users.get(name)
     # Rules apply to a copy, so a bad rule leaves the user (or its absence) untouched.
     user = existing.copy() if existing is not None else acl.new_user(name)
-    for raw in argv[3:]:
-        op = _text(raw)
+    for op in _merge_selectors([_text(a) for a in argv[3:]]):
         try:
             user.apply(op, acl.pubsub_all)
         except aclmod.RuleError as e:
@@ -49,6 +48,26 @@ def acl_setuser_command(c: "Session", argv: list[bytes]) -> Any:
     acl.users[name] = user
     acl.refresh()
     return OK
+
+
+def _merge_selectors(ops: list[str]) -> list[str]:
+    """A selector may arrive split over several arguments: ``(~x*`` ``+get)`` is one rule."""
+    out: list[str] = []
+    start = -1
+    for i, op in enumerate(ops):
+        if start < 0 and op.startswith("(") and not op.endswith(")"):
+            start = i
+            out.append(op)
+        elif start >= 0:
+            out[-1] += " " + op
+            if op.endswith(")"):
+                start = -1
+        else:
+            out.append(op)
+    if start >= 0:
+        raise ErrorReply("ERR Unmatched parenthesis in acl selector starting at '%s'."
+                         % ops[start])
+    return out
 
 
 def acl_getuser_command(c: "Session", argv: list[bytes]) -> Any:
@@ -61,7 +80,11 @@ def acl_getuser_command(c: "Session", argv: list[bytes]) -> Any:
         (b"commands", user.describe_commands().encode()),
         (b"keys", user.describe_keys().encode("utf-8", "surrogateescape")),
         (b"channels", user.describe_channels().encode("utf-8", "surrogateescape")),
-        (b"selectors", []),
+        (b"selectors", [MapReply([
+            (b"commands", sel.describe_commands().encode()),
+            (b"keys", sel.describe_keys().encode("utf-8", "surrogateescape")),
+            (b"channels", sel.describe_channels().encode("utf-8", "surrogateescape")),
+        ]) for sel in user.selectors]),
     ])
 
 

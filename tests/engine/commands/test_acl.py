@@ -158,6 +158,28 @@ def test_dryrun(acl_differ: Any) -> None:
     """)
 
 
+def test_selectors(acl_differ: Any) -> None:
+    acl_differ.check_all("""
+        ACL SETUSER s1 on nopass ~a* +get (~x* &c +set) (%R~y* +@string -get)
+        ACL LIST
+        ACL GETUSER s1
+        ACL SETUSER s1 (~x* bogus)
+        ACL SETUSER s1 (on)
+        ACL SETUSER s1 (~x* +get
+        ACL SETUSER s1 "(~q* +get)"
+        ACL DRYRUN s1 set x v
+        ACL DRYRUN s1 set y v
+        ACL DRYRUN s1 get q
+        ACL DRYRUN s1 set a v
+        ACL DRYRUN s1 get y
+        ACL DRYRUN s1 del q
+        ACL SETUSER s1 clearselectors
+        ACL LIST
+        ACL SETUSER s1 (~z*) reset
+        ACL LIST
+    """)
+
+
 def test_genpass_and_log_arguments(acl_differ: Any) -> None:
     acl_differ.check_all("""
         ACL GENPASS 0
@@ -306,3 +328,17 @@ def test_gate_only_while_someone_can_be_refused(eng: Engine) -> None:
     assert eng.gate
     assert _err(s.execute("FLUSHALL")) == (
         "NOPERM this user has no permissions to run the 'flushall' command")
+
+
+def test_refusal_inside_multi_aborts_the_transaction(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "SETUSER", "m", "on", "nopass", "~k*", "+get", "+multi", "+exec")
+    s = eng.session()
+    s.execute("AUTH", "m", "x")
+    s.execute("MULTI")
+    assert _err(s.execute("GET", "x")).startswith("NOPERM")
+    s.execute("GET", "k")
+    assert _err(s.execute("EXEC")) == (
+        "EXECABORT Transaction discarded because of previous errors.")
+    entry = dict(admin.execute("ACL", "LOG")[0])
+    assert entry[b"context"] == b"multi"
