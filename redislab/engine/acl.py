@@ -435,6 +435,14 @@ class User:
         return False
 
 
+_SCRIPT_DENIED = {
+    DENIED_CMD: b"ERR The user executing the script can't run this command or subcommand",
+    DENIED_KEY: b"ERR The user executing the script can't access at least one of the keys "
+                b"mentioned in the command arguments",
+    DENIED_CHANNEL: b"ERR The user executing the script can't publish to the channel "
+                    b"mentioned in the command",
+}
+
 _RANK = {DENIED_CMD: 1, DENIED_KEY: 2, DENIED_CHANNEL: 4}
 
 
@@ -540,6 +548,7 @@ class Acl:
         engine.extensions["user_exists"] = self.user_exists
         engine.extensions["default_nopass"] = lambda: self.users["default"].nopass
         engine.before_command.append(self.before_command)
+        engine.extensions["acl_script"] = self.script_check
         self.refresh()
 
     @property
@@ -585,15 +594,30 @@ class Acl:
             return ErrorReply(NOPERM_CMD % spec.full_name)
         return ErrorReply(NOPERM_KEY if reason == DENIED_KEY else NOPERM_CHANNEL)
 
+    def script_check(self, caller: "Session", spec: CommandSpec,
+                     argv: list[bytes]) -> bytes | None:
+        """The same check for redis.call / redis.pcall, worded as scripts report it."""
+        user = self.users.get(caller.user)
+        if user is None:
+            return None
+        denied = user.check(spec, argv)
+        if denied is None:
+            return None
+        reason, obj = denied
+        self.add_log(caller, reason, obj, user.name, "lua")
+        return _SCRIPT_DENIED[reason]
+
     # ---------------------------------------------------------------------------------------
     # ACL LOG
 
-    def add_log(self, c: "Session", reason: str, obj: bytes, username: str) -> None:
+    def add_log(self, c: "Session", reason: str, obj: bytes, username: str,
+                context: str = "") -> None:
         from .commands.connection import client_info_line
 
         now = self.engine.clock.time_ms()
-        context = "lua" if c.in_script else (
-            "multi" if c.in_exec or c.multi is not None else "toplevel")
+        if not context:
+            context = "lua" if c.in_script else (
+                "multi" if c.in_exec or c.multi is not None else "toplevel")
         for e in self.log:
             if (e.reason, e.context, e.object, e.username) == (reason, context, obj, username) \
                     and now - e.updated_ms < 60_000:

@@ -283,6 +283,11 @@ class Scripting:
                 if refusal is not None:
                     return 2, refusal
             eng = self.engine
+            acl_check = eng.extensions.get("acl_script")
+            if acl_check is not None and run.caller is not None:
+                refusal = acl_check(run.caller, spec, argv)
+                if refusal is not None:
+                    return 2, refusal
             ss = self.ss
             dirty = eng.dirty
             reply = ss.run(spec, argv)

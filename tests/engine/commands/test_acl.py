@@ -342,3 +342,22 @@ def test_refusal_inside_multi_aborts_the_transaction(eng: Engine) -> None:
         "EXECABORT Transaction discarded because of previous errors.")
     entry = dict(admin.execute("ACL", "LOG")[0])
     assert entry[b"context"] == b"multi"
+
+
+def test_scripts_are_checked_with_the_callers_user(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "SETUSER", "l", "on", "nopass", "~k*", "&c", "+get", "+eval",
+                  "+publish")
+    s = eng.session()
+    s.execute("AUTH", "l", "x")
+    assert _err(s.execute("EVAL", "return redis.call('del','k')", "0")).startswith(
+        "ERR The user executing the script can't run this command or subcommand script: ")
+    assert _err(s.execute("EVAL", "return redis.pcall('get','x')", "0")) == (
+        "ERR The user executing the script can't access at least one of the keys mentioned "
+        "in the command arguments")
+    assert _err(s.execute("EVAL", "return redis.call('publish','x','m')", "0")).startswith(
+        "ERR The user executing the script can't publish to the channel mentioned in the "
+        "command script: ")
+    assert s.execute("EVAL", "return redis.call('get','k')", "0") is None
+    entry = dict(admin.execute("ACL", "LOG")[0])
+    assert (entry[b"context"], entry[b"reason"]) == (b"lua", b"channel")
