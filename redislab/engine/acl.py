@@ -549,6 +549,7 @@ class Acl:
         engine.extensions["default_nopass"] = lambda: self.users["default"].nopass
         engine.before_command.append(self.before_command)
         engine.extensions["acl_script"] = self.script_check
+        engine.extensions["session_opened"] = self.session_opened
         self.refresh()
 
     @property
@@ -577,6 +578,12 @@ class Acl:
             return True
         self.add_log(c, "auth", b"AUTH", user.decode("utf-8", "surrogateescape"))
         return False
+
+    def session_opened(self, s: "Session") -> None:
+        default = self.users["default"]
+        if not (default.nopass and default.enabled):
+            s.authenticated = False
+            s.refresh_gate()
 
     def user_exists(self, c: "Session", name: bytes) -> bool:
         return name.decode("utf-8", "surrogateescape") in self.users

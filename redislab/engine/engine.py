@@ -162,6 +162,9 @@ class Engine:
         s = Session(self, next(self._ids), name=name, resp=resp)
         self.sessions[s.id] = s
         self.stats.total_connections_received += 1
+        opened = self.extensions.get("session_opened")
+        if opened is not None:
+            opened(s)  # e.g. ACL: a default user with a password starts logged out
         return s
 
     new_session = session

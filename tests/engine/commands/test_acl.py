@@ -361,3 +361,14 @@ def test_scripts_are_checked_with_the_callers_user(eng: Engine) -> None:
     assert s.execute("EVAL", "return redis.call('get','k')", "0") is None
     entry = dict(admin.execute("ACL", "LOG")[0])
     assert (entry[b"context"], entry[b"reason"]) == (b"lua", b"channel")
+
+
+def test_new_connections_log_in_as_default_only_without_its_password(eng: Engine) -> None:
+    admin = eng.session()
+    admin.execute("ACL", "SETUSER", "default", "resetpass", ">pw")
+    s = eng.session()
+    assert _err(s.execute("GET", "k")) == "NOAUTH Authentication required."
+    assert s.execute("AUTH", "pw") == OK
+    assert s.execute("GET", "k") is None
+    admin.execute("ACL", "SETUSER", "default", "nopass")
+    assert eng.session().execute("GET", "k") is None
