@@ -219,14 +219,13 @@ def grade_choice(item: Item, response: str, order: Sequence[int] | None = None) 
 
 
 def _pick(response: str, texts: list[str]) -> int | None:
-    r = response.strip().lower().rstrip(").").strip()
+    r = response.strip().lower()
     if not r:
         return None
-    if len(r) == 1 and r.isalpha():
-        i = ord(r) - ord("a")
-        return i if 0 <= i < len(texts) else None
-    if r.isdigit():
-        i = int(r) - 1
+    m = re.fullmatch(r"\(?([a-z]|\d+)[).]?", r)
+    if m:
+        token = m.group(1)
+        i = int(token) - 1 if token.isdigit() else ord(token) - ord("a")
         return i if 0 <= i < len(texts) else None
     norm = normalise_short(r, False, "collapse")
     for i, t in enumerate(texts):
@@ -333,7 +332,36 @@ def _answer_lines(item: Item, answer: str) -> tuple[list[str], str]:
     return lines, ""
 
 
+def _forbidden_ids(names: Sequence[str]) -> list[tuple[str, int]]:
+    out = []
+    for name in names:
+        parts = name.split()
+        spec = TABLE.lookup(parts[0].encode())
+        if spec is None:
+            continue
+        if len(parts) > 1:
+            spec = spec.subcommands.get(parts[1].upper(), spec)
+            out.append((name, spec.id))
+        else:
+            out.extend((name, s.id) for s in [spec, *spec.subcommands.values()])
+    return out
+
+
 def _run_answer(box: Sandbox, item: Item, answer: str, values: dict[str, str]) -> RunResult:
+    """Run the learner's answer; a forbidden command used anywhere (scripts included) makes
+    the run fail, as the engine's per-command call counts show."""
+    watched = _forbidden_ids(item.forbidden)
+    before = [box.engine.cmd_calls[i] for _, i in watched]
+    result = _run_restricted(box, item, answer, values)
+    if not result.error and not result.timed_out:
+        for (name, i), n in zip(watched, before):
+            if box.engine.cmd_calls[i] != n:
+                return RunResult(result.replies, f"{name} is not allowed here")
+    return result
+
+
+def _run_restricted(box: Sandbox, item: Item, answer: str,
+                    values: dict[str, str]) -> RunResult:
     box.forbidden = frozenset(item.forbidden)
     box.allow = frozenset(item.allow)
     box.restricted = True
