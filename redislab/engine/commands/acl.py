@@ -164,7 +164,7 @@ def acl_dryrun_command(c: "Session", argv: list[bytes]) -> Any:
     args = argv[3:]
     spec = c.engine.table.lookup(args[0])
     if spec is not None and spec.subcommands and len(args) >= 2:
-        spec = spec.subcommands.get(args[1].upper().decode("latin-1"), spec)
+        spec = spec.subcommands.get(args[1].upper().decode("latin-1"))
     if spec is None or not aclmod.visible(spec):
         raise ErrorReply("ERR Command '%s' not found" % _text(args[0]))
     if not spec.arity_ok(len(args)):

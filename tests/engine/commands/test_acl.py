@@ -155,6 +155,12 @@ def test_dryrun(acl_differ: Any) -> None:
         ACL SETUSER cfg on nopass +config|get
         ACL DRYRUN cfg config get maxmemory
         ACL DRYRUN cfg config set maxmemory 1
+        ACL DRYRUN cfg config
+        ACL DRYRUN cfg config nosuch
+        ACL DRYRUN cfg CONFIG GET x
+        ACL SETUSER q on nopass -@all
+        ACL DRYRUN q auth a b
+        ACL DRYRUN q hello
     """)
 
 
