@@ -625,7 +625,8 @@ class Acl:
         if not context:
             context = "lua" if c.in_script else (
                 "multi" if c.in_exec or c.multi is not None else "toplevel")
-        for e in self.log:
+        # Only the most recent entries are candidates for grouping, as in Redis.
+        for e in self.log[:10]:
             if (e.reason, e.context, e.object, e.username) == (reason, context, obj, username) \
                     and now - e.updated_ms < 60_000:
                 e.count += 1

@@ -205,7 +205,7 @@ def acl_log_command(c: "Session", argv: list[bytes]) -> Any:
             (b"context", e.context.encode()),
             (b"object", e.object),
             (b"username", e.username.encode("utf-8", "surrogateescape")),
-            (b"age-seconds", Double((now - e.created_ms) / 1000)),
+            (b"age-seconds", Double((now - e.updated_ms) / 1000)),
             (b"client-info", e.client_info.encode("utf-8", "surrogateescape")),
         ]))
     return out

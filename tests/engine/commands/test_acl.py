@@ -222,8 +222,8 @@ def test_resp3_getuser(acl_differ3: Any) -> None:
 
 
 @pytest.fixture
-def eng() -> Engine:
-    return Engine()
+def eng(engine: Engine) -> Engine:
+    return engine
 
 
 def _err(reply: Any) -> str:
@@ -273,6 +273,11 @@ def test_log_records_refusals_and_failed_logins(eng: Engine) -> None:
     assert [k for k, _ in log[0]] == [b"count", b"reason", b"context", b"object", b"username",
                                       b"age-seconds", b"client-info"]
     assert len(admin.execute("ACL", "LOG", "1")) == 1
+    eng.advance(61)
+    s.execute("GET", "x")
+    log = admin.execute("ACL", "LOG")
+    assert [dict(e)[b"count"] for e in log] == [1, 1, 2]
+    assert dict(log[2])[b"age-seconds"] == 61.0
     assert admin.execute("ACL", "LOG", "RESET") == OK
     assert admin.execute("ACL", "LOG") == []
 
