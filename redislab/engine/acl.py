@@ -483,9 +483,21 @@ def _keys_with_flags(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, in
         _KEY_PLAN[spec.id] = plan
     out: list[tuple[int, int]] = []
     for one, need in plan:
+        if "VARIABLE_FLAGS" in one.key_specs[0].get("flags", ()):
+            need = _variable_need(spec, argv)
         for pos in CommandSpec.get_keys(one, argv):  # type: ignore[arg-type]
             out.append((pos, need))
     return out
+
+
+def _variable_need(spec: CommandSpec, argv: list[bytes]) -> int:
+    """SET only reads with GET; BITFIELD only writes with SET or INCRBY (setGetKeys ...)."""
+    words = {a.lower() for a in argv[2:]}
+    if spec.name == "SET":
+        return READ | WRITE if b"get" in words else WRITE
+    if spec.name == "BITFIELD":
+        return READ | WRITE if words & {b"set", b"incrby"} else READ
+    return READ | WRITE
 
 
 # Commands that name channels: (first channel position, literal-pattern match?).

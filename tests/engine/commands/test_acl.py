@@ -186,6 +186,16 @@ def test_selectors(acl_differ: Any) -> None:
     """)
 
 
+def test_read_and_write_key_patterns(acl_differ: Any) -> None:
+    acl_differ.check("ACL", "SETUSER", "w", "on", "nopass", "%W~w*", "%R~r*", "+@all")
+    for line in ("set w1 v", "set w1 v get", "set r1 v", "bitfield w1 get u8 0",
+                 "bitfield r1 get u8 0", "bitfield w1 set u8 0 1", "sort r1",
+                 "sort r1 store w1", "lmove w1 w2 left right", "rename w1 w2", "copy r1 w1",
+                 "getdel w1", "lpop w1", "incr w1", "append w1 x", "del w1", "expire w1 5",
+                 "touch w1", "exists w1", "type w1", "mset w1 a r1 b", "mget r1 r2"):
+        acl_differ.check("ACL", "DRYRUN", "w", *line.split())
+
+
 def test_genpass_and_log_arguments(acl_differ: Any) -> None:
     acl_differ.check_all("""
         ACL GENPASS 0
