@@ -474,6 +474,8 @@ def _keys_with_flags(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, in
         plan = []
         for ks in spec.key_specs:
             kf = set(ks.get("flags", ()))
+            if "NOT_KEY" in kf:
+                continue  # a shard channel, checked as a channel
             need = 0
             if "ACCESS" in kf:
                 need |= READ

@@ -196,6 +196,15 @@ def test_read_and_write_key_patterns(acl_differ: Any) -> None:
         acl_differ.check("ACL", "DRYRUN", "w", *line.split())
 
 
+def test_channel_patterns(acl_differ: Any) -> None:
+    acl_differ.check("ACL", "SETUSER", "ch", "on", "nopass", "&news.*", "&lit", "+@all")
+    for line in ("subscribe news.a", "subscribe news.a other", "psubscribe news.*",
+                 "psubscribe news.a", "psubscribe lit", "publish lit m", "publish news.x m",
+                 "publish other m", "spublish news.x m", "spublish other m", "ssubscribe other",
+                 "pubsub channels", "unsubscribe other", "punsubscribe zz"):
+        acl_differ.check("ACL", "DRYRUN", "ch", *line.split())
+
+
 def test_genpass_and_log_arguments(acl_differ: Any) -> None:
     acl_differ.check_all("""
         ACL GENPASS 0
