@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -610,7 +611,7 @@ class Acl:
         if denied is None:
             return None
         reason, obj = denied
-        self.add_log(c, reason, obj, user.name)
+        self.add_log(c, reason, obj, user.name, cmd=spec.full_name)
         if reason == DENIED_CMD:
             return ErrorReply(NOPERM_CMD % spec.full_name)
         return ErrorReply(NOPERM_KEY if reason == DENIED_KEY else NOPERM_CHANNEL)
@@ -632,10 +633,14 @@ class Acl:
     # ACL LOG
 
     def add_log(self, c: "Session", reason: str, obj: bytes, username: str,
-                context: str = "") -> None:
+                context: str = "", cmd: str = "") -> None:
         from .commands.connection import client_info_line
 
         now = self.engine.clock.time_ms()
+        info = client_info_line(c)
+        if cmd:
+            # A real server has already taken the refused command as the client's current one.
+            info = re.sub(r" cmd=\S* ", " cmd=%s " % cmd, info, count=1)
         if not context:
             context = "lua" if c.in_script else (
                 "multi" if c.in_exec or c.multi is not None else "toplevel")
@@ -645,12 +650,11 @@ class Acl:
                     and now - e.updated_ms < 60_000:
                 e.count += 1
                 e.updated_ms = now
-                e.client_info = client_info_line(c)
+                e.client_info = info
                 self.log.remove(e)
                 self.log.insert(0, e)
                 return
-        self.log.insert(0, LogEntry(1, reason, context, obj, username, now, now,
-                                    client_info_line(c)))
+        self.log.insert(0, LogEntry(1, reason, context, obj, username, now, now, info))
         limit = LOG_MAX_DEFAULT
         del self.log[int(limit):]
 

@@ -289,6 +289,7 @@ def test_log_records_refusals_and_failed_logins(eng: Engine) -> None:
                                                                        b"nouser")
     assert (second[b"reason"], second[b"object"], second[b"count"]) == (b"key", b"x", 2)
     assert second[b"context"] == b"toplevel"
+    assert b" cmd=get user=t " in second[b"client-info"]
     assert [k for k, _ in log[0]] == [b"count", b"reason", b"context", b"object", b"username",
                                       b"age-seconds", b"client-info"]
     assert len(admin.execute("ACL", "LOG", "1")) == 1
