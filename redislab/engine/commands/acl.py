@@ -143,7 +143,14 @@ def acl_cat_command(c: "Session", argv: list[bytes]) -> Any:
     return [s.full_name.encode() for s in aclmod.category_commands(cat)]
 
 
+def _wrong_use(argv: list[bytes]) -> ErrorReply:
+    return ErrorReply("ERR unknown subcommand or wrong number of arguments for '%s'. "
+                      "Try ACL HELP." % _text(argv[1]))
+
+
 def acl_genpass_command(c: "Session", argv: list[bytes]) -> Any:
+    if len(argv) > 3:
+        raise _wrong_use(argv)
     bits = 256
     if len(argv) > 2:
         n = parse_int(argv[2])
@@ -185,6 +192,8 @@ def acl_dryrun_command(c: "Session", argv: list[bytes]) -> Any:
 
 def acl_log_command(c: "Session", argv: list[bytes]) -> Any:
     acl = _acl(c)
+    if len(argv) > 3:
+        raise _wrong_use(argv)
     count = 10
     if len(argv) == 3:
         if argv[2].lower() == b"reset":
@@ -194,8 +203,6 @@ def acl_log_command(c: "Session", argv: list[bytes]) -> Any:
         if n is None:
             raise ErrorReply(errors.NOT_INTEGER)
         count = n
-    if len(argv) > 3:
-        raise ErrorReply(errors.SYNTAX)
     now = c.engine.clock.time_ms()
     out = []
     for e in acl.log[:max(count, 0)]:

@@ -69,6 +69,11 @@ def test_default_user_and_listing(acl_differ: Any) -> None:
         ACL SAVE
         ACL CAT
         ACL CAT nosuch
+        ACL
+        ACL nosuch
+        ACL WHOAMI extra
+        ACL GENPASS 1 2
+        ACL LOG 1 2
     """)
 
 
