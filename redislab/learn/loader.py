@@ -141,6 +141,13 @@ def _str(ctx: _Ctx, data: dict[str, Any], key: str, step: int | None = None,
     return value
 
 
+def _bool(ctx: _Ctx, data: dict[str, Any], key: str, step: int | None = None) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ctx.fail("must be true or false", key, step, key)
+    return value
+
+
 def _strs(ctx: _Ctx, data: dict[str, Any], key: str, step: int | None = None) -> tuple[str, ...]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -151,7 +158,7 @@ def _strs(ctx: _Ctx, data: dict[str, Any], key: str, step: int | None = None) ->
 TOP_KEYS = {"format_version", "id", "title", "level", "tags", "prerequisites", "minutes",
             "summary", "commands", "requires", "step"}
 STEP_KEYS = {"id", "title", "text", "task", "setup", "vars", "requires", "forbidden", "check",
-             "hints", "solution", "exercise", "mistakes", "explain"}
+             "hints", "solution", "exercise", "mistakes", "explain", "checkpoint"}
 MISTAKE_KEYS = {"message", "when", "violation", "example"}
 
 
@@ -273,7 +280,8 @@ def _step(ctx: _Ctx, i: int, raw: Any) -> Step:
         vars=dict(variables), requires=_strs(ctx, raw, "requires", i),
         forbidden=tuple(f.upper() for f in _strs(ctx, raw, "forbidden", i)),
         checks=checks, hints=hints, solution=solution, exercise=exercise,
-        mistakes=tuple(mistakes), explain=_str(ctx, raw, "explain", i, required=False))
+        mistakes=tuple(mistakes), explain=_str(ctx, raw, "explain", i, required=False),
+        checkpoint=_bool(ctx, raw, "checkpoint", i))
     if step.simulated and not step.exercise:
         raise ctx.fail("a simulation check needs the exercise file the learner edits",
                        "exercise", i, "check")

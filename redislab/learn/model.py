@@ -53,6 +53,7 @@ class Step:
     exercise: str = ""
     mistakes: tuple[Mistake, ...] = ()
     explain: str = ""
+    checkpoint: bool = False
 
     @property
     def has_check(self) -> bool:

@@ -332,8 +332,12 @@ class LessonRun:
         self.passed = True
         self.last_verdict = verdict
         if self.progress is not None:
-            self.progress.mark_step(self.lesson.id, self.step.id,
-                                    [s.id for s in self.lesson.steps])
+            every = [s.id for s in self.lesson.steps]
+            # a checkpoint proves the whole lesson: passing it counts every step as done
+            for sid in (every if self.step.checkpoint else [self.step.id]):
+                self.progress.mark_step(self.lesson.id, sid, every)
+            if self.step.checkpoint:
+                verdict.details.append("checkpoint passed: the whole lesson counts as done")
 
     @property
     def completed(self) -> bool:

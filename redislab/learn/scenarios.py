@@ -60,7 +60,7 @@ class Violation:
 class Outcome:
     violations: list[Violation] = field(default_factory=list)
     runs: int = 0
-    complete: bool = True
+    complete: bool = False       # True only when every interleaving was explored
     stats: dict[str, Any] = field(default_factory=dict)
     series: dict[str, list[float]] = field(default_factory=dict)
     series_unit: str = ""
@@ -338,15 +338,17 @@ def scenario_lock(sol: Solution, params: dict[str, Any], seed: int) -> Outcome:
         for k in range(min(count, 8)):
             plans.append([Fault(name, k, "pause", pause)])
     exhaustive = params.get("explore", True) and seed == params.get("_first_seed", seed)
+    explored_all = exhaustive
     for faults in plans:
         if exhaustive:
             for _, complete in explore(lambda ch: one(ch, faults, False,
                                                       _where(seed, faults)), max_runs=24):
-                out.complete = out.complete and complete
+                explored_all = explored_all and complete
         else:
             one(RandomChooser(seed), faults, False, _where(seed, faults))
         if out.violations and len(out.violations) > 2:
             break
+    out.complete = explored_all
     if part == "lock":
         one(RandomChooser(seed), [], True, _where(seed, [], "the first holder crashed"))
         # a crash between two of the learner's commands (SETNX, then EXPIRE ...)
@@ -669,9 +671,35 @@ def scenario_stampede(sol: Solution, params: dict[str, Any], seed: int) -> Outco
                 load_series.pop()
             out.series = {"database queries": [float(x) for x in load_series]}
             out.series_unit = "queries per 100 ms"
+            if params.get("compare") and mode == "mutex":
+                base = _naive_stampede_series(seed, crowd, ttl, latency, until, bucket)
+                out.series["the same crowd with plain cache-aside"] = \
+                    base[:max(len(load_series), 1)]
         out.stats.setdefault("queries", db.queries)
         out.stats.setdefault("peak", db.peak)
     return out
+
+
+def _naive_stampede_series(seed: int, crowd: int, ttl: int, latency: float, until: float,
+                           bucket: int) -> list[float]:
+    """Database load of plain cache-aside under the same crowd (for the comparison plot)."""
+    sim = Sim(_engine(), seed=seed)
+    db = SlowDatabase(latency=latency, rows={"cache:home": "<html>home</html>"})
+
+    def naive(ctx: Any) -> None:
+        if ctx.r.get("cache:home") is None:
+            ctx.r.set("cache:home", db.query(ctx, "cache:home"), ex=ttl)
+
+    start = sim.now_ms()
+    sim.spawn("warmup", naive)
+    rng = random.Random(seed)
+    for i in range(crowd):
+        sim.spawn(f"c{i}", naive, delay=ttl + latency + 0.05 + rng.uniform(0, 0.1))
+    try:
+        sim.run(until=until)
+    except SimError:
+        return []
+    return [float(x) for x in db.per_bucket(start, start + int(until * 1000), bucket)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -1016,13 +1044,11 @@ def verdict_from(name: str, results: list[tuple[int, Outcome]], describe: str = 
     invariants = spec.checked(params or {})
     violations: dict[str, Violation] = {}
     runs = 0
-    complete = True
     series: dict[str, list[float]] = {}
     unit = ""
     stats: dict[str, Any] = {}
     for _, o in results:
         runs += o.runs
-        complete = complete and o.complete
         for v in o.violations:
             violations.setdefault(v.kind, v)
         if o.series and not series:
@@ -1044,8 +1070,9 @@ def verdict_from(name: str, results: list[tuple[int, Outcome]], describe: str = 
                            (f"  [{v.where}]" if v.where else ""))
     held = [invariants[k] for k in checked if k not in violations]
     ok = not violations
+    explored = any(o.complete for _, o in results)
     summary_runs = f"{runs} simulated run{'s' if runs != 1 else ''}" + \
-        (" (every interleaving explored)" if complete and runs > 1 else "")
+        (" (every interleaving explored on the first seed)" if explored and runs > 1 else "")
     if ok:
         current.insert(0, f"✓ every invariant held in {summary_runs}")
     else:

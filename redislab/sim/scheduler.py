@@ -159,13 +159,11 @@ class Ctx:
         self.task = task
         self.name = task.name
         self.rng = random.Random(f"{sim.seed}/{task.name}")
-        self._r: Any = None
 
     @property
     def r(self) -> Any:
-        if self._r is None:
-            self._r = self.sim.client_for(self.task)
-        return self._r
+        # looked up each time: after a server crash the simulation has new clients
+        return self.sim.client_for(self.task)
 
     def client(self, **kwargs: Any) -> Any:
         """Another client (connection pool) for this program, e.g. with decode_responses."""
@@ -504,12 +502,24 @@ class Sim:
             task.crash_pending = True
             task.kill = True
 
-    def crash_server(self) -> bool:
-        """Crash and restart the engine if it can (persistence); False when it cannot."""
+    def crash_server(self, kind: str = "power") -> bool:
+        """Crash the server and restart it from its files (``power``: only what was fsynced
+        survives; ``process``: what the OS had); False when the engine has no persistence.
+
+        Clients reconnect to the restarted server on their next command.
+        """
         crash = getattr(self.engine, "crash", None)
         if crash is None:
             return False
-        crash()
+        old = self.engine
+        self.engine = crash(kind)
+        for r in self._clients.values():
+            try:
+                r.connection_pool.disconnect()
+            except Exception:
+                pass
+        self._clients.clear()
+        del old
         for hook in self.crash_hooks:
             hook()
         return True

@@ -145,11 +145,11 @@ def plot(series: dict[str, list[float]], unit: str = "", width: int = PLOT_WIDTH
                     line.append(BARS[max(1, int((level - row + 1) * 8))])
                 else:
                     line.append(" ")
-            label = f"{top * row / height:>7.0f} │" if row in (height, 1) else "        │"
+            label = f"{top:>7g} │" if row == height else "        │"
             out.append(("info.dim", label))
             out.append(("annotation.event" if name != "rejected" else "annotation.warning",
                         "".join(line) + "\n"))
-        out.append(("info.dim", "        └" + "─" * len(values) + "\n"))
+        out.append(("info.dim", "      0 └" + "─" * len(values) + "\n"))
     return out
 
 

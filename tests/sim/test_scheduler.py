@@ -211,3 +211,29 @@ def test_traffic_patterns_are_seeded_and_sorted() -> None:
     assert len(a) == 60 and a == sorted(a)
     assert len(traffic.steady(1, 1000, rate_per_s=50)) == 50
     assert len(traffic.bursty(1, 5000, bursts=3, size=7)) == 21
+
+
+def test_server_crash_and_restart_when_persistence_exists(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from redislab.engine import Engine, ManualClock
+
+    engine = Engine(ManualClock(), config={"dir": str(tmp_path), "appendonly": "yes",
+                                           "appendfsync": "always"})
+    if not hasattr(engine, "crash"):
+        pytest.skip("needs persistence")
+    sim = Sim(engine)
+
+    def writer(ctx):  # type: ignore[no-untyped-def]
+        ctx.r.set("before", "1")
+        ctx.sleep(1)
+        ctx.note("after", v=ctx.r.get("before"))
+
+    def plug(ctx):  # type: ignore[no-untyped-def]
+        ctx.sleep(0.5)
+        ctx.note("crashed", ok=sim.crash_server("power"))
+
+    sim.spawn("w", writer)
+    sim.spawn("p", plug)
+    sim.run()
+    notes = {what: d for _, _, what, d in sim.log}
+    assert notes["crashed"]["ok"] and sim.engine is not engine
+    assert notes["after"]["v"] == b"1"  # fsynced with appendfsync always: it survived
