@@ -508,8 +508,9 @@ def _validate_simulation(p: dict[str, Any]) -> str | None:
 
     if p["scenario"] not in SCENARIOS:
         return f"unknown scenario {p['scenario']!r} (known: {', '.join(sorted(SCENARIOS))})"
-    if p.get("language") not in ("python", "lua", "commands"):
-        return "language is python, lua or commands"
+    languages = SCENARIOS[p["scenario"]].languages
+    if p.get("language") not in languages:
+        return f"scenario {p['scenario']!r} takes {' or '.join(languages)}"
     return None
 
 

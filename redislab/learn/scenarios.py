@@ -208,8 +208,9 @@ def _lock_impl(sol: Solution, part: str) -> tuple[Callable[..., Any], ...]:
     lines = command_program(sol)
 
     def acquire(r: Any, name: str, token: str, ttl_ms: int) -> bool:
+        # the first command's reply says whether the lock was taken
         replies = run_commands(r, lines, {"key": name, "token": token, "ttl_ms": str(ttl_ms)})
-        return replies[-1] in (True, b"OK", "OK", 1)
+        return replies[0] in (True, b"OK", "OK", 1)
 
     return acquire, ref_release, ref_renew
 

@@ -64,10 +64,10 @@ def test_simulation_step_check_shows_plot_and_misconception(data_dir: Path) -> N
 def test_lua_step_grades_the_last_eval(data_dir: Path) -> None:
     script = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
               "end return 0")
-    text = _session("distributed-locking", [":step 3", f'EVAL "{script}" 1 lock:report t',
+    text = _session("distributed-locking", [":step 4", f'EVAL "{script}" 1 lock:report t',
                                             ":check", ":steps"])
     assert "✓ every invariant held" in text
-    assert "✓ 3. A safe release, in Lua" in text
+    assert "✓ 4. A safe release, in Lua" in text
 
 
 def test_crash_without_persistence_says_so(data_dir: Path) -> None:
@@ -120,3 +120,43 @@ def test_cli_dev_check_on_the_fixture_course() -> None:
     assert r.exit_code == 1
     assert "020-bad-syntax.toml:6: not valid TOML" in r.output
     assert "12 problems, 1 steps skipped" in r.output
+
+
+def test_interactive_prompt_through_a_pipe(data_dir: Path,
+                                           monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    monkeypatch.setenv("REDISLAB_HISTFILE", "")
+    printed: list[str] = []
+    with create_pipe_input() as inp:
+        with create_app_session(input=inp, output=DummyOutput()):
+            inp.send_text("GEOADD drivers 2.3522 48.8566 d1\r")
+            inp.send_text(":hint\r")
+            inp.send_text("\x03")
+            inp.send_text(":steps\r")
+            inp.send_text("\x04")
+            code = run_lesson("geo", input=inp, output=DummyOutput(),
+                              write=lambda f: printed.append(plain(f)))
+    assert code == 0
+    out = "".join(printed)
+    assert "Geo: drivers near a rider · step 1/3" in out
+    assert "hint 1/3 (nudge): Longitude comes first." in out
+    assert "› 1. Where the drivers are" in out
+
+
+def test_checkpoint_counts_the_whole_lesson(data_dir: Path) -> None:
+    text = _session("strings-counters-ttl", [":step 5"])
+    exercise = data_dir / "exercises" / "strings-counters-ttl" / "counters" / "increment.py"
+    exercise.write_text("def increment(r, key):\n    r.incr(key)\n")
+    from redislab.learn.loader import load_lesson
+    from redislab.learn.runner import LessonRun
+
+    lesson = load_lesson(next(LESSONS.glob("*-strings-counters-ttl.toml")))
+    progress = Progress()
+    run = LessonRun(lesson, progress=progress, isolate=False, start=4, seed=3)
+    v = run.check(seeds=(1,))
+    assert v.passed and "checkpoint passed" in " ".join(v.details)
+    assert progress.completed("strings-counters-ttl")
+    assert "Read-modify-write" in text
