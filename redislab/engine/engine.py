@@ -147,6 +147,10 @@ class Engine:
             for name, value in config.items():
                 self.config.set(name, str(value), startup=True)
         self.refresh_gate()
+        # The memory model and maxmemory (memory/, eviction.py).
+        from .memory import attach as attach_memory
+
+        attach_memory(self)
         # Last: loading the AOF or RDB file needs everything above.
         from .persistence import attach
 

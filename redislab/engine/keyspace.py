@@ -320,8 +320,8 @@ class Database:
         self.avg_ttl = 0
         self.expire_cursor = 0
         self.scan_index = None
-        self.mem_dirty = set()
-        self.mem = None
+        # A mark makes the memory model look here; it then notices the new, empty dict.
+        self.mem_dirty = {b""}
         return n
 
     def swap_with(self, other: "Database") -> None:

@@ -342,6 +342,12 @@ class Session:
             refusal = gate(self, spec, argv)
             if refusal is not None:
                 return self._reject(spec, refusal)
+        evict = eng.extensions.get("evict")
+        if evict is not None:
+            # maxmemory (eviction.py): evict, or refuse a command that may grow memory.
+            refusal = evict(self, spec)
+            if refusal is not None:
+                return self._reject(spec, refusal)
         if self.resp == 2 and (self.channels or self.patterns or self.shard_channels) \
                 and name not in _PUBSUB_ALLOWED:
             return self._reject(spec, ErrorReply(

@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 from sortedcontainers import SortedList
 
+from .memory.alloc import sds_grow, sds_usable
+
 LLONG_MIN = -(2**63)
 LLONG_MAX = 2**63 - 1
 
@@ -45,19 +47,24 @@ def string_encoding(data: bytes) -> str:
 
 
 class MutableString:
-    """A raw string that has been modified in place; grows greedily like sdsMakeRoomFor."""
+    """A raw string that has been modified in place; grows greedily like sdsMakeRoomFor.
+
+    ``alloc`` is the capacity Redis records in the sds header: the room of the allocator's
+    size class (so a later small append may fit without growing), or exactly the length for
+    a string shorter than 32 bytes created at its size (a type-5 sds has no room to spare).
+    """
 
     __slots__ = ("buf", "alloc")
 
     def __init__(self, data: bytes | bytearray = b"") -> None:
         self.buf = bytearray(data)
-        self.alloc = len(self.buf)
+        self.alloc = sds_usable(len(self.buf))
 
     def reserve(self, needed: int) -> None:
-        """Grow capacity for ``needed`` bytes as sds does: double below 1 MiB, else +1 MiB."""
+        """Room for ``needed`` bytes: double below 1 MiB, else +1 MiB, to a size class."""
         if needed <= self.alloc:
             return
-        self.alloc = needed * 2 if needed < 1024 * 1024 else needed + 1024 * 1024
+        self.alloc = sds_grow(needed)
 
     def __len__(self) -> int:
         return len(self.buf)

@@ -104,7 +104,10 @@ def test_setbit_grows_in_place_with_greedy_capacity(run, session):
     assert bytes(v.buf) == b"\x80" and v.alloc == 1
     assert run("SETBIT b 20 1") == 0
     assert bytes(v.buf) == b"\x80\x00\x08"
-    assert v.alloc == 6  # sdsMakeRoomFor doubles the needed length
+    # sdsMakeRoomFor doubles the needed length (6) and keeps the size class's room: 16 - 4.
+    assert v.alloc == 12
+    assert run("SETBIT b 95 1") == 0
+    assert v.alloc == 12  # 12 bytes still fit: no growth
     assert run("OBJECT ENCODING b") == b"raw"
 
 
