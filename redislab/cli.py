@@ -260,8 +260,7 @@ def _add_quiz_commands(app: "typer.Typer") -> None:
         progress_file: Optional[Path] = progress_file_opt,
         bank: Optional[Path] = bank_opt,
     ) -> None:
-        """Drill for interviews: due and new questions, graded by the engine, scheduled
-        with spaced repetition."""
+        """Interview drills: due and new questions, graded by the engine, spaced out."""
         from .ui.quiz_screen import run_quiz
 
         if minutes is not None and not interview:
