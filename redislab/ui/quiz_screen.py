@@ -13,6 +13,7 @@ empty line.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -114,10 +115,14 @@ class QuizScreen:
     def _show(self, q: Question) -> None:
         item = q.item
         c = self.console
-        c.print(Markdown(item.prompt))
+        c.print(_markdown(item.prompt))
         if item.kind in ("choice", "complexity"):
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True)
+            grid.add_column()
             for i, choice in enumerate(q.choices):
-                c.print(Text(f"  {'abcdefghij'[i]}) ", style="bold") + Text(choice.text))
+                grid.add_row(Text(f"  {'abcdefghij'[i]})", style="bold"), Text(choice.text))
+            c.print(grid)
         elif item.kind == "predict":
             c.print()
             for line in item.commands:
@@ -239,7 +244,7 @@ class QuizScreen:
         elif g.expected_text and (not g.correct or item.kind == "short"):
             c.print(Text("Answer: ", style="bold") + Text(g.expected_text))
         if item.explanation:
-            c.print(Panel(Markdown(item.explanation), border_style="dim"))
+            c.print(Panel(_markdown(item.explanation), border_style="dim"))
         if out.rating is not None:
             when = describe_due(out.due, self.now())
             c.print(Text(f"Recorded as {RATING_NAMES[out.rating]}; next review {when}."
@@ -398,6 +403,20 @@ class QuizScreen:
                         f"{float(iv.get('score', 0)):.0%}", highlight=False, markup=False)
         if not progress.items:
             c.print("No quiz answers yet: start with `redislab quiz`.", markup=False)
+
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+
+
+def _markdown(text: str) -> Markdown:
+    """Markdown where ``<token>``-style placeholders stay visible (not read as HTML tags)."""
+    out, pos = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out.append(text[pos:m.start()].replace("<", "&lt;"))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(text[pos:].replace("<", "&lt;"))
+    return Markdown("".join(out))
 
 
 def _sentence(text: str) -> str:

@@ -271,3 +271,12 @@ def test_cli_uses_the_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyP
     r = runner.invoke(app, ["quiz", "--bank", str(GOOD), "--kind", "short"], input="-2\n")
     assert r.exit_code == 0
     assert (tmp_path / "data" / "quiz.json").exists()
+
+
+def test_placeholders_in_markdown_stay_visible() -> None:
+    from redislab.ui.quiz_screen import _markdown
+
+    c = console()
+    c.print(_markdown("Take it with SET lock <token> NX PX 30000, or `SET k <v>`."))
+    assert "SET lock <token> NX PX 30000" in text(c)
+    assert "SET k <v>" in text(c)
