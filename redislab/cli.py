@@ -286,6 +286,7 @@ def _add_quiz_commands(app: "typer.Typer") -> None:
                                                             "(repeatable)."),
         topic: Optional[str] = typer.Option(None, "--topic", "-t",
                                             help="With --reset: every item of this topic."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Reset without asking."),
         progress_file: Optional[Path] = progress_file_opt,
         bank: Optional[Path] = bank_opt,
     ) -> None:
@@ -294,7 +295,8 @@ def _add_quiz_commands(app: "typer.Typer") -> None:
 
         code = run_progress(progress_file=progress_file, bank_dir=bank, export=export,
                             import_file=import_file, replace=replace, reset=reset,
-                            items=items, topic=topic)
+                            items=items, topic=topic,
+                            confirm=lambda question: yes or typer.confirm(question))
         raise typer.Exit(code)
 
 

@@ -509,8 +509,12 @@ def run_progress(*, progress_file: str | Path | None = None,
                  import_file: str | Path | None = None, replace: bool = False,
                  reset: bool = False, items: Sequence[str] = (), topic: str | None = None,
                  console: Console | None = None, now: Now = utc_now,
-                 scheduling: Scheduling | None = None) -> int:
-    """``redislab progress``: the table and chart, or export / import / reset."""
+                 scheduling: Scheduling | None = None,
+                 confirm: Callable[[str], bool] = lambda question: True) -> int:
+    """``redislab progress``: the table and chart, or export / import / reset.
+
+    ``confirm`` is asked before everything is forgotten (the command line asks the user
+    unless ``--yes``)."""
     console = console or Console(highlight=False)
     loaded = _load(console, bank_dir, progress_file, now)
     if loaded is None:
@@ -535,6 +539,10 @@ def run_progress(*, progress_file: str | Path | None = None,
                 n = progress.reset(ids)
                 what = f"{n} item(s)"
             else:
+                if progress.items and not confirm(
+                        f"Forget all quiz progress ({len(progress.items)} items)?"):
+                    console.print("Nothing was reset.")
+                    return 1
                 n = progress.reset()
                 what = f"all quiz progress ({n} items)"
             progress.save()

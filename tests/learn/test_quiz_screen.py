@@ -257,7 +257,15 @@ def test_cli_progress_export_import_reset(tmp_path: Path) -> None:
                             "--export", str(out)])
     assert r.exit_code == 0 and out.exists()
     r = runner.invoke(app, ["progress", "--bank", str(GOOD), "--progress-file", str(path),
-                            "--reset"])
+                            "--reset"], input="n\n")
+    assert r.exit_code == 1 and "Nothing was reset." in r.output
+    r = runner.invoke(app, ["progress", "--bank", str(GOOD), "--progress-file", str(path),
+                            "--reset"], input="y\n")
+    assert r.exit_code == 0 and "Reset all quiz progress (1 items)." in r.output
+    runner.invoke(app, ["progress", "--bank", str(GOOD), "--progress-file", str(path),
+                        "--import", str(out)])
+    r = runner.invoke(app, ["progress", "--bank", str(GOOD), "--progress-file", str(path),
+                            "--reset", "--yes"])
     assert r.exit_code == 0 and "Reset all quiz progress (1 items)." in r.output
     r = runner.invoke(app, ["progress", "--bank", str(GOOD), "--progress-file", str(path),
                             "--import", str(out)])
