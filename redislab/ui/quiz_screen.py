@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from rich.console import Console, Group
 from rich.markdown import Markdown
