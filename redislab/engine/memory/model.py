@@ -461,6 +461,7 @@ class MemoryModel:
         self._sessions = -1
         self._clients = 0
         self._hist: int | None = None     # cached histogram count (see command_starting)
+        self._hist_pending = False
         engine.extensions["memory"] = self
         engine.extensions["used_memory"] = self.used_memory
         engine.extensions["info.memory"] = self.info_fields
@@ -681,8 +682,13 @@ class MemoryModel:
         A command run for the first time, or one that runs others, may add histograms:
         they are counted again at the next look.
         """
-        if not self.engine.cmd_calls[spec.id] or spec.name in _RUNS_OTHERS:
+        if self._hist_pending:
             self._hist = None
+            self._hist_pending = False
+        if not self.engine.cmd_calls[spec.id] or spec.name in _RUNS_OTHERS:
+            # Its histogram appears after the call: count again now and at the next look.
+            self._hist = None
+            self._hist_pending = True
         if self.engine.recording:
             self.histograms_at_start = self.histograms()
 
@@ -906,11 +912,16 @@ def _initial_dict(t: type, enc: str, value: Any, previous: ContainerState | None
     else:
         limit, steps = ctx.intset_entries, 1
     was = previous.n if previous is not None else None
-    if t is SetValue and previous is None and not _looks_numeric(value):
-        # Created as a hashtable from the start (first member not an integer).
-        dm = DictModel()
-        dm.add(n, steps)
-        return dm
+    if t is SetValue and previous is None:
+        ints = _count_ints(value)
+        if not ints:
+            # Created as a hashtable from the start (first member not an integer).
+            dm = DictModel()
+            dm.add(n, steps)
+            return dm
+        if ints < n:
+            # Most likely an intset of those integers that met its first other member.
+            was = ints
     if n > limit and (was is None or was <= limit):
         at = limit + 1
     else:
@@ -922,10 +933,15 @@ def _initial_dict(t: type, enc: str, value: Any, previous: ContainerState | None
     return dm
 
 
-def _looks_numeric(s: SetValue) -> bool:
+def _count_ints(s: SetValue) -> int:
+    """Members that read as integers (counted on a sample for big sets)."""
     from ..values import is_canonical_int
 
-    return all(is_canonical_int(m) for m in islice(s, 5))
+    n = len(s)
+    if n <= 4096:
+        return sum(1 for m in s if is_canonical_int(m))
+    sampled = sum(1 for m in islice(s, 256) if is_canonical_int(m))
+    return n * sampled // 256
 
 
 def _stream_alloc(s: Any, state: StreamState, ctx: Context, exact: bool) -> int:
