@@ -293,8 +293,9 @@ def test_big_hash_is_estimated_between_exact_walks(engine):
 def test_engine_with_preloaded_data_is_sized_on_first_look():
     engine = Engine(ManualClock())
     db = engine.dbs[0]
-    db.data[b"x"] = b"hello"                     # a loader filling the dict directly
     model = engine.extensions["memory"]
-    used = model.used_memory()
+    db.data[b"x"] = b"hello"                     # a loader filling the dict directly
+    assert model.used_memory() == STARTUP + 8 + 32 + 32 + 4 * 8
+    db.data[b"y"] = b"hello"                     # later: seen by the next full look
     model.refresh(full=True)
-    assert model.used_memory() == used + 8 + 32 + 32 + 4 * 8
+    assert model.used_memory() == STARTUP + 2 * (8 + 32 + 32) + 4 * 8

@@ -35,6 +35,7 @@ from collections import deque
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from ..structures.stream import Stream
 from ..values import HashValue, ListValue, MutableString, SetValue, ZSetValue
 from . import sizes as S
 from .alloc import (DICT, DICT_ENTRY, POINTER, QUICKLIST, QUICKLIST_NODE, ROBJ, je,
@@ -462,6 +463,8 @@ class MemoryModel:
         self._clients = 0
         self._hist: int | None = None     # cached histogram count (see command_starting)
         self._hist_pending = False
+        # Data loaded at start-up fills the dicts directly: look everywhere once.
+        self._full_pending = True
         engine.extensions["memory"] = self
         engine.extensions["used_memory"] = self.used_memory
         engine.extensions["info.memory"] = self.info_fields
@@ -591,8 +594,6 @@ class MemoryModel:
             return state.refresh(value, exact)
         if t is SetValue or t is HashValue or t is ZSetValue:
             return self._container_alloc(states, key, value, t, state, ctx, exact)
-        from ..structures.stream import Stream
-
         if t is Stream:
             if type(state) is not StreamState:
                 state = states[key] = StreamState()
@@ -647,6 +648,9 @@ class MemoryModel:
 
     def used_memory(self) -> int:
         """The allocator's counter: start-up memory, clients, histograms, data."""
+        if self._full_pending:
+            self._full_pending = False
+            self.refresh(full=True)
         for db in self.engine.dbs:
             if db.mem_dirty:
                 self.refresh_db(db)
@@ -823,8 +827,6 @@ class MemoryModel:
             taken = min(samples, len(value))
             used, _ = S.zset_elements(m for _, m in islice(value.order, taken))
             return S.extrapolate(base, used, taken, len(value))
-        from ..structures.stream import Stream
-
         if t is Stream:
             return S.stream_usage(value, samples, self.ctx().prealloc)
         return ROBJ
