@@ -185,7 +185,7 @@ def test_prompt_session_through_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
             code = run_repl(Options(manual_clock=True), input=inp, output=DummyOutput())
     assert code == 0
     out = "".join(printed)
-    assert "OK\n  ↳ O(1)\n" in out
+    assert "OK\n  ↳ O(1) · +104 B\n" in out
     assert '"v"\n' in out
-    assert "(integer) 1\n  ↳ O(M log N) · N=1 M=1 · 1 step\n" in out
+    assert "(integer) 1\n  ↳ O(M log N) · N=1 M=1 · 1 step · +" in out
     assert "clock advanced 5s" in out
