@@ -13,12 +13,15 @@ Cost model (what the memory model adds to a command):
     ends (pushes and pops are told apart by the identity of the end elements), so a push
     costs O(pushed elements); a change in the middle (LSET, LINSERT, LREM, LTRIM) lays the
     nodes out again;
-  - hashes, sets, sorted sets and streams: the bucket tables are simulated from the change
-    in element count (growth, incremental rehash, shrink), O(changed elements); the
-    element bytes are summed exactly for values of up to 256 elements, and for bigger ones
+  - hashes, sets and sorted sets: the bucket tables are simulated from the change in
+    element count (growth, incremental rehash, shrink), O(changed elements); the element
+    bytes are summed exactly for values of up to 256 elements, and for bigger ones
     extrapolated from the last exact sum, with an exact walk only when enough refreshes
     have paid for it (credit grows by 64 elements per refresh plus 8 per element added or
-    removed), so a big value costs amortised O(1) per write, never a walk per write.
+    removed), so a big value costs amortised O(1) per write, never a walk per write;
+  - streams: the tail node is read directly; the other nodes and the radix tree are
+    walked again only when the node list changes (once per ~100 XADDs), and a consumer
+    group's PEL only when its size or ends change.
 * ``MEMORY USAGE`` computes its answer from the value itself (as Redis walks it: the first
   ``SAMPLES`` elements), so it is exact whatever the cached estimate is.
 
@@ -39,7 +42,7 @@ from ..structures.stream import Stream
 from ..values import HashValue, ListValue, MutableString, SetValue, ZSetValue
 from . import sizes as S
 from .alloc import (DICT, DICT_ENTRY, POINTER, QUICKLIST, QUICKLIST_NODE, ROBJ, je,
-                    next_power, sds_alloc)
+                    next_power, rax_estimate, sds_alloc)
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -390,14 +393,16 @@ class ContainerState:
 
 
 class StreamState:
-    __slots__ = ("alloc", "work", "credit", "rax_nodes", "nodes")
+    """A stream's figures that only change when its node list or a PEL changes shape."""
+
+    __slots__ = ("node_key", "rax_nodes", "body", "pels")
 
     def __init__(self) -> None:
-        self.alloc = 0
-        self.work = 0
-        self.credit = 0
+        self.node_key: tuple[int, int, int] | None = None
         self.rax_nodes = 1
-        self.nodes = 0
+        self.body = 0          # listpacks of every node but the tail (exact fit)
+        # id(PEL) -> ((size, first id, last id), rax node count)
+        self.pels: dict[int, tuple[tuple[int, Any, Any], int]] = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -947,19 +952,48 @@ def _count_ints(s: SetValue) -> int:
 
 
 def _stream_alloc(s: Any, state: StreamState, ctx: Context, exact: bool) -> int:
-    nodes = len(s.nodes)
-    work = nodes + sum(len(g.pel) for g in s.groups.values())
-    if exact or work <= EXACT_WORK or state.credit >= work or not state.work:
+    """A stream's allocation, recomputing the node walk only when the node list changed:
+    XADD into the tail node costs O(1), a new node O(nodes) once per hundred entries."""
+    nodes = s.nodes
+    n = len(nodes)
+    key = (n, id(nodes[0]), id(nodes[-1])) if n else (0, 0, 0)
+    if exact or key != state.node_key:
+        state.node_key = key
         state.rax_nodes = s.rax_nodes()
-        state.alloc = S.stream_usage(s, 1 << 62, ctx.prealloc, state.rax_nodes)
-        state.work = work
-        state.nodes = nodes
-        state.credit = 0
-        return state.alloc
-    state.credit += CREDIT_PER_REFRESH + abs(nodes - state.nodes) * CREDIT_PER_CHANGE
-    # Extrapolate the full figure from the last exact one by node count.
-    per = state.alloc / max(state.nodes, 1)
-    return int(state.alloc + (nodes - state.nodes) * per)
+        state.body = sum(je(node.lp_bytes()) for node in nodes[:-1]) if n else 0
+    size = ROBJ + S.STREAM + rax_estimate(n, state.rax_nodes) + state.body
+    if n:
+        size += je(max(nodes[-1].lp_bytes(), ctx.prealloc))
+    if s.groups:
+        seen = {}
+        cached = state.pels
+        for group in s.groups.values():
+            pel = group.pel
+            size += S.STREAM_CG + rax_estimate(len(pel), _pel_nodes(pel, cached, seen))
+            size += S.STREAM_NACK * len(pel)
+            for consumer in group.consumers.values():
+                cpel = consumer.pel
+                size += S.STREAM_CONSUMER + len(consumer.name)
+                size += rax_estimate(len(cpel), _pel_nodes(cpel, cached, seen))
+        state.pels = seen
+    return size
+
+
+def _pel_nodes(pel: Any, cached: dict[int, Any], seen: dict[int, Any]) -> int:
+    """Radix-tree nodes of a PEL, recounted only when its size or ends changed."""
+    if not pel:
+        return 1
+    key = (len(pel), pel.peekitem(0)[0], pel.peekitem(-1)[0])
+    hit = cached.get(id(pel))
+    if hit is not None and hit[0] == key:
+        seen[id(pel)] = hit
+        return hit[1]
+    from ..structures.stream import count_rax_nodes
+
+    count = count_rax_nodes([ms.to_bytes(8, "big") + seq.to_bytes(8, "big")
+                             for ms, seq in pel.keys()])
+    seen[id(pel)] = (key, count)
+    return count
 
 
 __all__ = ["MemoryModel", "DictModel", "ListState", "STARTUP", "sds_alloc"]
