@@ -250,6 +250,9 @@ def test_doctor_and_friends(run):
     assert str(run("MEMORY HELP")[0]).startswith("MEMORY <subcommand>")
     run("SET big " + "x" * (6 * 1024 * 1024))
     assert b"No memory problem" in bytes(run("MEMORY DOCTOR"))
+    run("SET big2 " + "x" * (6 * 1024 * 1024))
+    run("DEL big2")
+    assert b"Peak memory" in bytes(run("MEMORY DOCTOR"))
 
 
 # ---------------------------------------------------------------------------------------------

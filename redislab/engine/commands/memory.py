@@ -14,6 +14,7 @@ from ...protocol.reply import OK, Double, ErrorReply, MapReply, Status, Verbatim
 from .. import errors
 from ..args import LLONG_MAX, to_int
 from ..info import section
+from ..memory.sizes import is_string
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -46,11 +47,14 @@ def memory_usage_command(c: "Session", argv: list[bytes]) -> Any:
         else:
             raise SYNTAX
     result = _model(c).usage(c.db, argv[2], samples)
-    c.work += min(samples, _size(c.db.data.get(argv[2])))
+    c.work += min(samples, _elements(c.db.data.get(argv[2])))
     return result
 
 
-def _size(value: Any) -> int:
+def _elements(value: Any) -> int:
+    """Elements a walk of the value may visit (strings have none to sample)."""
+    if value is None or is_string(value):
+        return 1
     try:
         return len(value)
     except TypeError:
