@@ -116,7 +116,8 @@ def _restore_scenario(x: Any, policy: str, option: str, old: int, hot: int) -> s
     for name in names:
         value = hot if name.startswith("hot") else old
         assert x.execute("RESTORE", name, "0", payload, option, str(value)) == "OK"
-    for cmd in (("SET", "warm", "x"), ("DEL", "warm"), ("KEYS", "nothing"), ("CONFIG", "RESETSTAT")):
+    for cmd in (("SET", "warm", "x"), ("DEL", "warm"), ("KEYS", "nothing"),
+                ("CONFIG", "RESETSTAT")):
         x.execute(*cmd)
     base = _field(x.execute("INFO", "memory"), "used_memory")
     x.execute("CONFIG", "SET", "maxmemory", str(base + 100_000))

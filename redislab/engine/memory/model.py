@@ -25,6 +25,9 @@ Cost model (what the memory model adds to a command):
 * ``MEMORY USAGE`` computes its answer from the value itself (as Redis walks it: the first
   ``SAMPLES`` elements), so it is exact whatever the cached estimate is.
 
+The peak is sampled whenever the figure is read and at every cron tick (Redis samples it
+after every command; here that would put a refresh on every command's path).
+
 ``used_memory`` adds, like Redis's allocator counter: the memory a fresh 7.0 server holds
 after start-up, a latency histogram per distinct command run (``latency-tracking``), each
 connected client, the keyspace's bucket arrays and expire entries, and every key (its sds,
@@ -54,7 +57,6 @@ STARTUP = 876_256
 HISTOGRAM = 24_688            # one HdrHistogram per command run (latency-tracking yes)
 CLIENT = 22_272               # an idle normal client after clientsCron trimmed its buffers
 FUNCTIONS_OVERHEAD = 200      # the empty functions library context
-ROBJ_SIZE = ROBJ
 
 EXACT_WORK = 256              # elements a refresh may always walk
 CREDIT_PER_REFRESH = 64
@@ -457,7 +459,6 @@ class MemoryModel:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
         self.peak = 0
-        self.last = 0
         # While the REPL records calls, histograms are counted as of the command's start:
         # Redis allocates a command's histogram after the call, so its own record (and its
         # own INFO output) never includes it.
@@ -677,7 +678,6 @@ class MemoryModel:
             total += self.scripts_bytes()
         if total > self.peak:
             self.peak = total
-        self.last = total
         return total
 
     def histograms(self) -> int:
@@ -861,11 +861,6 @@ class MemoryModel:
         self._hist = None
         self.used_memory()
 
-    def key_alloc_of(self, db: "Database", key: bytes) -> int:
-        mem = db.mem
-        if mem is None:
-            return 0
-        return mem.alloc.get(key, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -995,5 +990,3 @@ def _pel_nodes(pel: Any, cached: dict[int, Any], seen: dict[int, Any]) -> int:
     seen[id(pel)] = (key, count)
     return count
 
-
-__all__ = ["MemoryModel", "DictModel", "ListState", "STARTUP", "sds_alloc"]

@@ -17,12 +17,11 @@ from zlib import crc32
 
 from ..structures.listpack import backlen_size, lp_int_size, lp_str_size
 from ..values import MutableString, is_canonical_int
-from .alloc import (DICT, DICT_ENTRY, INTSET_HEADER, POINTER, QUICKLIST, QUICKLIST_NODE,
+from .alloc import (DICT, DICT_ENTRY, INTSET_HEADER, QUICKLIST, QUICKLIST_NODE,
                     ROBJ, SKIPLIST_HEADER, STREAM, STREAM_CG, STREAM_CONSUMER, STREAM_NACK,
                     ZSET, ZSKIPLIST, ZSKIPLIST_LEVEL, ZSKIPLIST_NODE, embstr_alloc, je,
                     raw_value_alloc, rax_estimate, sds_alloc, sds_capacity_alloc)
 
-SHARED_INTEGERS = 10000
 LISTPACK_EMPTY = 7                      # header 6 + terminator 1
 DICT_ENTRY_ALLOC = je(DICT_ENTRY)       # 32: the size class a dictEntry really takes
 DICT_ALLOC = je(DICT)
@@ -256,14 +255,6 @@ def layout(items: Iterable[bytes], fill: int) -> list[list[Any]]:
     return nodes
 
 
-def node_usage(node: list[Any]) -> int:
-    return QUICKLIST_NODE + je(node[1])
-
-
-def node_alloc(node: list[Any]) -> int:
-    return QUICKLIST_NODE_ALLOC + je(node[1])
-
-
 # ---------------------------------------------------------------------------------------------
 # Streams
 
@@ -321,10 +312,3 @@ def extrapolate(base: int, sampled: int, samples: int, count: int) -> int:
         return base
     return int(base + sampled / samples * count)
 
-
-def dict_bytes(slots: int) -> int:
-    """Bucket arrays as MEMORY USAGE counts them (pointer size times slots)."""
-    return POINTER * slots
-
-
-__all__ = ["DICT_ALLOC", "QUICKLIST_ALLOC", "ROBJ", "DICT", "QUICKLIST", "lp_int_size"]
