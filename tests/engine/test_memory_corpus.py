@@ -2,7 +2,8 @@
 
 Every key must show the same OBJECT ENCODING; MEMORY USAGE ... SAMPLES 0 must be within the
 issue's targets (median error <= 2%, worst <= 10%). Skiplist levels are random in Redis, so
-sorted sets in skiplist encoding are held to a range around the real figure instead.
+sorted sets in skiplist encoding are held to a range around the real figure instead, and so
+are the keys whose dict shrank (see SHRUNK).
 
 The engine records every call (as the REPL does), so the model sees each command's effect
 on history-dependent layouts: dict tables after deletes, quicklist nodes after pops.
@@ -21,6 +22,17 @@ from redislab.protocol import ErrorReply
 from .memory_corpus import corpus
 
 SKIPLIST_RANGE = 0.06
+DEFAULTS = ["hash-max-listpack-entries", "512", "hash-max-listpack-value", "64",
+            "zset-max-listpack-entries", "128", "zset-max-listpack-value", "64",
+            "set-max-intset-entries", "512", "list-max-listpack-size", "-2",
+            "list-compress-depth", "0", "stream-node-max-bytes", "4096",
+            "stream-node-max-entries", "100", "hll-sparse-max-bytes", "3000",
+            "maxmemory", "0", "maxmemory-policy", "noeviction", "activerehashing", "yes",
+            "latency-tracking", "yes"]
+# Keys whose dict shrank: how far Redis's incremental rehash got depends on its random hash
+# seed (which buckets the survivors sit in), so anything from "still rehashing the big
+# table" to "rehashed and shrunk again" is a correct answer. Held to that span of tables.
+SHRUNK = {"set:shrunk": 1024 + 128, "h:shrunk": 1024 + 128, "z:shrunk": 1024 + 16}
 
 
 def _text(reply: Any) -> Any:
@@ -31,6 +43,8 @@ def _text(reply: Any) -> Any:
 def replayed(redis_server: Any) -> Iterator[list[dict[str, Any]]]:
     real = redis_server.client()
     real.execute("FLUSHALL")
+    # The server is shared with other tests: put every size rule back to its default.
+    real.execute("CONFIG", "SET", *DEFAULTS)
     engine = Engine(ManualClock())
     engine.recording += 1
     engine.refresh_gate()
@@ -67,6 +81,10 @@ def test_memory_usage_all_samples(replayed):
         ours, real = r["ours"], r["real"]
         assert isinstance(ours, int) and isinstance(real, int), r
         err = abs(ours - real) / real
+        if r["key"] in SHRUNK:
+            # Same elements; the tables differ by whole 8-byte slots, at most all of them.
+            assert (ours - real) % 8 == 0 and abs(ours - real) <= 8 * SHRUNK[r["key"]], r
+            continue
         if r["real_enc"] == b"skiplist":
             if err > SKIPLIST_RANGE:
                 out_of_range.append((r["key"], ours, real))
