@@ -128,6 +128,8 @@ class Eviction:
         self.timer = False
         self.lfu = False
         self.owns_gate = False
+        # While the REPL records calls: the evictions made before the current command.
+        self.recent: list[KeyEvicted] | None = None
         engine.extensions["eviction"] = self
         engine.extensions["evict"] = self.before_command
         engine.cron_hooks.append(self.cron)
@@ -183,7 +185,13 @@ class Eviction:
         if not self.values["maxmemory"] or session.in_script or session.in_exec \
                 or eng.is_replica or eng.loading:
             return None
-        if self.perform():
+        recent = self.recent = [] if eng.recording else None
+        ok = self.perform()
+        self.recent = None
+        if recent:
+            # Shown with the command that needed the room (session.run picks them up).
+            session.extra["events_before"] = recent
+        if ok:
             return None
         name = spec.name
         reject = spec.denyoom
@@ -349,8 +357,11 @@ class Eviction:
         db.signal_modified(key)
         if eng.notify_mask:
             eng.notify(db.id, "e", "evicted", key)
+        event = KeyEvicted(db.id, key, policy, reason, before - after)
         if eng.bus.active:
-            eng.bus.publish(KeyEvicted(db.id, key, policy, reason, before - after))
+            eng.bus.publish(event)
+        if self.recent is not None:
+            self.recent.append(event)
         return before - after
 
 

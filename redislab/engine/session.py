@@ -400,6 +400,10 @@ class Session:
             self.record = rec
             rec.memory_before = _memory(eng)
             sink = eng.bus.start_collect()
+            # Events of the checks that ran before the call (keys evicted to make room).
+            early = self.extra.pop("events_before", None)
+            if early:
+                sink.extend(early)
         self.work = 0
         dirty_before = eng.dirty
         t0 = _perf()

@@ -337,3 +337,16 @@ def test_nothing_to_evict_is_oom_for_writes_only():
     assert isinstance(reply, ErrorReply) and reply.message == OOM
     assert s.execute("GET", "k:3") == b"v" * 1000
     assert engine.stats.evicted_keys == 0
+
+
+def test_the_command_that_needed_room_shows_the_evictions():
+    engine, s = _filled("allkeys-lru", 50)
+    engine.recording += 1
+    engine.refresh_gate()
+    _limit(engine, s, 500)
+    s.execute("SET", "n:0", "y" * 1000)     # goes over the limit
+    assert s.last_record.events == []
+    s.execute("SET", "n:1", "y" * 1000)     # evicts first, to make room
+    events = s.last_record.events
+    assert events and all(isinstance(e, KeyEvicted) for e in events)
+    assert s.last_record.memory_delta > 1000  # the command's own growth, evictions aside
