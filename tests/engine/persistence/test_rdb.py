@@ -68,7 +68,14 @@ def test_round_trip_every_type_and_encoding():
         assert a.execute("TYPE", key) == b.execute("TYPE", key)
         assert a.execute("OBJECT", "ENCODING", key) == b.execute("OBJECT", "ENCODING", key) \
             or key == b"raw"
-        assert a.execute("DUMP", key) == b.execute("DUMP", key)
+        if a.execute("OBJECT", "ENCODING", key) == b"hashtable":
+            # A hash table's order is not defined (random in Redis, hash-seeded in Python):
+            # compare the contents, not the bytes.
+            read = "SMEMBERS" if a.execute("TYPE", key) == "set" else "HGETALL"
+            assert sorted(map(repr, a.execute(read, key))) == \
+                sorted(map(repr, b.execute(read, key)))
+        else:
+            assert a.execute("DUMP", key) == b.execute("DUMP", key)
     assert b.execute("OBJECT", "ENCODING", "raw") == b"int"  # "123" re-encoded
     assert b.execute("XPENDING", "x", "grp")[0] == 1
     assert b.execute("PTTL", "ttl") == 50000
