@@ -8,22 +8,23 @@ ever sleeping.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 
 
-class Clock:
+class Clock(ABC):
     """Time source: milliseconds and microseconds since the Unix epoch."""
 
     manual = False
 
-    def time_ms(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def time_ms(self) -> int: ...
 
     def time_us(self) -> int:
         return self.time_ms() * 1000
 
+    @abstractmethod
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back (script time limits, latency)."""
-        raise NotImplementedError
 
 
 class SystemClock(Clock):
