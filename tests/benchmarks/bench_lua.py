@@ -1,14 +1,21 @@
 """Scripting throughput through the engine API: EVAL, EVALSHA and FCALL of one redis.call.
 
 Run: ``python tests/benchmarks/bench_lua.py``. Prints calls per second for each; the target
-for ``EVAL "return redis.call('GET', KEYS[1])"`` is at least 100,000 per second.
+for ``EVAL "return redis.call('GET', KEYS[1])"`` is at least 100,000 per second. A second table
+runs EVAL and EVALSHA through redis-py on ``redislab.client()`` and on ``fakeredis.FakeRedis()``
+in the same run and prints the ratio (fakeredis runs Lua through lupa too).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
-from redislab.engine import Engine, ManualClock
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+import redislab  # noqa: E402
+from redislab.engine import Engine, ManualClock  # noqa: E402
 
 SCRIPT = "return redis.call('GET', KEYS[1])"
 TARGET = 100_000
@@ -51,6 +58,29 @@ def main() -> None:
     eval_rate = results[1][1]
     verdict = "ok" if eval_rate >= TARGET else "BELOW TARGET"
     print(f"EVAL target {TARGET:,}/s: {verdict} ({eval_rate / TARGET:.1f}x)")
+    _through_redis_py()
+
+
+def _through_redis_py() -> None:
+    try:
+        import fakeredis
+    except ImportError:
+        print("fakeredis is not installed (pip install -e '.[dev]'): no peer comparison")
+        return
+    print()
+    print(f"{'through redis-py':32s} {'redislab':>12s} {'fakeredis':>12s}  ratio")
+    clients = [redislab.client(), fakeredis.FakeRedis()]
+    for r in clients:
+        r.set("k", "value")
+    shas = [r.script_load(SCRIPT) for r in clients]
+    n = 20_000
+    for name, call in [
+        ("EVAL one redis.call GET", lambda r, sha: r.eval(SCRIPT, 1, "k")),
+        ("EVALSHA one redis.call GET", lambda r, sha: r.evalsha(sha, 1, "k")),
+    ]:
+        ours, theirs = (_rate(lambda r=r, sha=sha: call(r, sha), n)
+                        for r, sha in zip(clients, shas))
+        print(f"{name:32s} {ours:12,.0f} {theirs:12,.0f}  {ours / theirs:.1f}x")
 
 
 if __name__ == "__main__":
