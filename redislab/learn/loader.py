@@ -156,9 +156,10 @@ def _strs(ctx: _Ctx, data: dict[str, Any], key: str, step: int | None = None) ->
 
 
 TOP_KEYS = {"format_version", "id", "title", "level", "tags", "prerequisites", "minutes",
-            "summary", "commands", "requires", "step"}
+            "summary", "commands", "requires", "topology", "step"}
 STEP_KEYS = {"id", "title", "text", "task", "setup", "vars", "requires", "forbidden", "check",
-             "hints", "solution", "exercise", "mistakes", "explain", "checkpoint"}
+             "hints", "solution", "exercise", "mistakes", "explain", "checkpoint",
+             "topology"}
 MISTAKE_KEYS = {"message", "when", "violation", "example"}
 
 
@@ -211,7 +212,7 @@ def load_lesson(path: str | Path) -> Lesson:
         prerequisites=prereq, minutes=minutes, summary=_str(ctx, data, "summary",
                                                             required=False),
         commands=_strs(ctx, data, "commands"), requires=_strs(ctx, data, "requires"),
-        path=path, number=number)
+        topology=_topology(ctx, data, None), path=path, number=number)
 
 
 def _step(ctx: _Ctx, i: int, raw: Any) -> Step:
@@ -281,11 +282,22 @@ def _step(ctx: _Ctx, i: int, raw: Any) -> Step:
         forbidden=tuple(f.upper() for f in _strs(ctx, raw, "forbidden", i)),
         checks=checks, hints=hints, solution=solution, exercise=exercise,
         mistakes=tuple(mistakes), explain=_str(ctx, raw, "explain", i, required=False),
-        checkpoint=_bool(ctx, raw, "checkpoint", i))
+        checkpoint=_bool(ctx, raw, "checkpoint", i), topology=_topology(ctx, raw, i))
     if step.simulated and not step.exercise:
         raise ctx.fail("a simulation check needs the exercise file the learner edits",
                        "exercise", i, "check")
     return step
+
+
+def _topology(ctx: _Ctx, data: dict[str, Any], step: int | None) -> str:
+    from .topology import parse_topology
+
+    text = _str(ctx, data, "topology", step, required=False)
+    try:
+        parse_topology(text)
+    except ValueError as e:
+        raise ctx.fail(str(e), "topology", step) from None
+    return text
 
 
 def _check(ctx: _Ctx, i: int, raw: Any, name: str) -> dict[str, Any]:

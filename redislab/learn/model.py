@@ -54,6 +54,7 @@ class Step:
     mistakes: tuple[Mistake, ...] = ()
     explain: str = ""
     checkpoint: bool = False
+    topology: str = ""                 # "replicas 2", "sentinel", "cluster 3": see topology.py
 
     @property
     def has_check(self) -> bool:
@@ -84,8 +85,13 @@ class Lesson:
     summary: str = ""
     commands: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    topology: str = ""                 # the steps' default topology ("" or "none": one engine)
     path: Path | None = None
     number: int = 0
+
+    def topology_of(self, step: Step) -> str:
+        """What ``step`` runs on: its own ``topology``, else the lesson's."""
+        return step.topology or self.topology
 
     def step(self, ref: int | str) -> Step:
         if isinstance(ref, int):
