@@ -54,11 +54,20 @@ class MutableString:
     a string shorter than 32 bytes created at its size (a type-5 sds has no room to spare).
     """
 
-    __slots__ = ("buf", "alloc")
+    __slots__ = ("buf", "alloc", "embstr")
 
     def __init__(self, data: bytes | bytearray = b"") -> None:
         self.buf = bytearray(data)
         self.alloc = sds_usable(len(self.buf))
+        # An embstr that holds an integer's text (INCRBYFLOAT stores its result unencoded);
+        # never edited in place: a write makes a raw copy, as dbUnshareStringValue does.
+        self.embstr = False
+
+    @classmethod
+    def embedded(cls, data: bytes) -> "MutableString":
+        s = cls(data)
+        s.embstr = True
+        return s
 
     def reserve(self, needed: int) -> None:
         """Room for ``needed`` bytes: double below 1 MiB, else +1 MiB, to a size class."""
@@ -170,7 +179,7 @@ def encoding_of(value: Any) -> str:
     if t is bytes:
         return string_encoding(value)
     if t is MutableString:
-        return "raw"
+        return "embstr" if value.embstr else "raw"
     enc = getattr(value, "encoding", None)
     return enc if isinstance(enc, str) else "raw"
 

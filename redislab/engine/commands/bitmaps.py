@@ -72,6 +72,9 @@ def _string_for_write(c: "Session", key: bytes, maxbit: int) -> tuple[MutableStr
         db.data[key] = ms
     elif t is MutableString:
         ms = v
+        if ms.embstr:
+            ms = MutableString(ms.buf)
+            db.data[key] = ms
     else:
         raise WRONGTYPE
     buf = ms.buf

@@ -40,7 +40,9 @@ def _check(v: Any) -> bytes | bytearray:
 def _unshare(db: "Database", key: bytes, v: Any) -> MutableString:
     """dbUnshareStringValue: make the stored value a raw string we may edit in place."""
     if type(v) is MutableString:
-        return v
+        if not v.embstr:
+            return v
+        v = bytes(v.buf)
     ms = MutableString(v)
     db.data[key] = ms
     return ms

@@ -9,7 +9,7 @@ from .. import errors
 from ..args import LLONG_MAX, LLONG_MIN, NOT_INTEGER, SYNTAX, parse_int, to_int
 from ..keyspace import WRONGTYPE
 from ..longdouble import add_ld, format_ld_human, is_finite, parse_ld
-from ..values import MutableString, as_bytes
+from ..values import MutableString, as_bytes, is_canonical_int
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -265,8 +265,8 @@ def append_command(c: "Session", argv: list[bytes]) -> Any:
         raise WRONGTYPE
     total = len(v) + len(extra)
     _check_length(c, total)
-    if t is bytes:
-        v = MutableString(v)
+    if t is bytes or v.embstr:
+        v = MutableString(as_bytes(v))
         db.data[key] = v
     v.reserve(total)
     v.buf += extra
@@ -333,8 +333,8 @@ def setrange_command(c: "Session", argv: list[bytes]) -> Any:
     if not value:
         return len(v)
     _check_length(c, offset + len(value))
-    if t is bytes:
-        v = MutableString(v)
+    if t is bytes or v.embstr:
+        v = MutableString(as_bytes(v))
         db.data[key] = v
     buf = v.buf
     end = offset + len(value)
@@ -416,10 +416,13 @@ def incrbyfloat_command(c: "Session", argv: list[bytes]) -> Any:
     if not is_finite(new):
         raise ErrorReply(errors.NAN_OR_INF)
     value = format_ld_human(new)
+    # createStringObject: the text is stored as it is, never turned into an int encoding.
+    stored: Any = MutableString.embedded(value) if len(value) <= 20 and \
+        is_canonical_int(value) else value
     if v is None:
-        db.add(key, value)
+        db.add(key, stored)
     else:
-        db.data[key] = value
+        db.data[key] = stored
     db.changed(key, "incrbyfloat", "$")
     rewrite(c, [b"SET", key, value, b"KEEPTTL"])
     return value

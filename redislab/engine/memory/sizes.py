@@ -89,6 +89,8 @@ def string_usage(value: Any) -> int:
         if n <= 44:
             return embstr_alloc(n)
         return ROBJ + raw_value_alloc(n)
+    if value.embstr:
+        return embstr_alloc(len(value.buf))
     return ROBJ + sds_capacity_alloc(value.alloc)
 
 
@@ -104,6 +106,8 @@ def string_alloc(value: Any, shared_ok: bool) -> int:
         if n <= 44:
             return _EMBSTR[n]
         return ROBJ + raw_value_alloc(n)
+    if value.embstr:
+        return _EMBSTR[len(value.buf)]
     return ROBJ + sds_capacity_alloc(value.alloc)
 
 

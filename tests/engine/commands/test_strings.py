@@ -155,3 +155,33 @@ def test_getex_matches_redis(differ):
     GETEX k EXAT 1
     EXISTS k
     """)
+
+
+def test_incrbyfloat_result_is_an_embstr(differ):
+    # The float's text is stored as it is: "3" stays an embstr, sized as one, until a write
+    # in place turns it into a raw string.
+    differ.check_all("""
+    SET f 1.5
+    INCRBYFLOAT f 1.5
+    OBJECT ENCODING f
+    MEMORY USAGE f
+    DUMP f
+    APPEND f 1
+    OBJECT ENCODING f
+    MEMORY USAGE f
+    INCRBYFLOAT g 12345678901234567
+    OBJECT ENCODING g
+    MEMORY USAGE g
+    INCR g
+    OBJECT ENCODING g
+    INCRBYFLOAT h 2
+    SETBIT h 1 1
+    OBJECT ENCODING h
+    GET h
+    INCRBYFLOAT k 2
+    SETRANGE k 0 9
+    OBJECT ENCODING k
+    MEMORY USAGE k
+    INCRBYFLOAT m 0.5
+    OBJECT ENCODING m
+    """)
