@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -11,6 +13,34 @@ from redislab.engine import Engine, ManualClock, Session
 from redislab.protocol import split_args
 
 from .support.real_redis import RawClient, RedisServer, normalize, wire
+from .support.served import ServedEngine
+
+# Differential files whose tests also run with our side behind the TCP server in every run;
+# ``--differ-transport=both`` (or REDISLAB_DIFFER_TRANSPORT=both) does it for all of them.
+TCP_EVERY_RUN = {"test_strings.py", "test_keyspace.py", "test_hashes.py", "test_lists.py",
+                 "test_sets.py", "test_sorted_sets.py", "test_streams.py"}
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption(
+        "--differ-transport", choices=("default", "engine", "tcp", "both"),
+        default=os.environ.get("REDISLAB_DIFFER_TRANSPORT", "default"),
+        help="how differential tests reach our engine: in-process (engine), through the "
+             "RESP server over TCP (tcp), or both; default: engine, plus tcp for "
+             + ", ".join(sorted(TCP_EVERY_RUN)))
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    if "differ_transport" not in metafunc.fixturenames:
+        return
+    mode = metafunc.config.getoption("differ_transport")
+    if mode == "default":
+        every = Path(str(metafunc.definition.fspath)).name in TCP_EVERY_RUN
+        transports = ["engine", "tcp"] if every else ["engine"]
+    else:
+        transports = ["engine", "tcp"] if mode == "both" else [mode]
+    if transports != ["engine"]:
+        metafunc.parametrize("differ_transport", transports)
 
 
 @pytest.fixture
@@ -50,25 +80,43 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 class Differ:
-    """Runs the same command on the engine and on real Redis and compares the wire replies."""
+    """Runs the same command on the engine and on real Redis and compares the wire replies.
 
-    def __init__(self, server: RedisServer, resp: int = 2) -> None:
+    With ``transport="tcp"`` our commands go over a socket to the RESP server serving the
+    engine; ``session`` is then that connection's server-side session.
+    """
+
+    def __init__(self, server: RedisServer, resp: int = 2, transport: str = "engine") -> None:
         self.real = server.client()
         self.engine = Engine()
-        self.session = self.engine.session()
+        self.served: ServedEngine | None = None
+        self.ours: RawClient | None = None
+        if transport == "tcp":
+            self.served = ServedEngine(self.engine)
+            self.ours = self.served.client()
+            self.ours.execute("SELECT", "0")
+            self.session = self.served.session_of(self.ours)
+        else:
+            self.session = self.engine.session()
         self.resp3 = resp == 3
         self.real.execute("FLUSHALL")
         self.real.execute("SELECT", "0")
         if self.resp3:
             self.real.execute("HELLO", "3")
-            self.session.execute("HELLO", "3")
+            self.run_ours("HELLO", "3")
+
+    def run_ours(self, *args: Any) -> Any:
+        """One command on our side, as parsed off the wire."""
+        if self.ours is not None:
+            return self.ours.execute(*args)
+        return wire(self.session.execute(*args), self.resp3)
 
     def both(self, *args: Any) -> tuple[Any, Any]:
         if len(args) == 1 and isinstance(args[0], str) and " " in args[0]:
             parsed = split_args(args[0])
             assert parsed is not None
             args = tuple(parsed)
-        ours = normalize(wire(self.session.execute(*args), self.resp3))
+        ours = normalize(self.run_ours(*args))
         theirs = normalize(self.real.execute(*args))
         return ours, theirs
 
@@ -95,11 +143,20 @@ class Differ:
 
     def close(self) -> None:
         self.real.close()
+        if self.ours is not None:
+            self.ours.close()
+        if self.served is not None:
+            self.served.stop()
 
 
 @pytest.fixture
-def differ(redis_server: RedisServer) -> Iterator[Differ]:
-    d = Differ(redis_server)
+def differ_transport() -> str:
+    return "engine"
+
+
+@pytest.fixture
+def differ(redis_server: RedisServer, differ_transport: str) -> Iterator[Differ]:
+    d = Differ(redis_server, transport=differ_transport)
     try:
         yield d
     finally:
@@ -107,8 +164,8 @@ def differ(redis_server: RedisServer) -> Iterator[Differ]:
 
 
 @pytest.fixture
-def differ3(redis_server: RedisServer) -> Iterator[Differ]:
-    d = Differ(redis_server, resp=3)
+def differ3(redis_server: RedisServer, differ_transport: str) -> Iterator[Differ]:
+    d = Differ(redis_server, resp=3, transport=differ_transport)
     try:
         yield d
     finally:
