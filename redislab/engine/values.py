@@ -105,11 +105,14 @@ class HashValue(dict):
 class SetValue(set):
     """A set: intset while every member is an integer and it is small, else hashtable."""
 
-    __slots__ = ("encoding",)
+    __slots__ = ("encoding", "width")
 
     def __init__(self, items: Iterable[bytes] = ()) -> None:
         super().__init__(items)
         self.encoding = "intset"
+        # The widest intset element width this set has had: removing the member that
+        # needed it never narrows the array again (intset.c only upgrades).
+        self.width = 2
 
 
 class ZSetValue:

@@ -114,10 +114,15 @@ def _add_members(c: "Session", key: bytes | None, s: SetValue, members: Iterable
         s.add(m)
         added += 1
         if s.encoding == "intset":
-            if parse_int(m) is None:
+            v = parse_int(m)
+            if v is None:
                 _convert(c, key, s, f"member {_show(m)} is not an integer")
             elif len(s) > limit:
                 _convert(c, key, s, f"more than set-max-intset-entries ({limit}) members")
+            elif not -32768 <= v <= 32767:
+                w = 4 if -2147483648 <= v <= 2147483647 else 8
+                if w > s.width:
+                    s.width = w
     return added
 
 
@@ -294,6 +299,7 @@ def _spop_with_count(c: "Session", argv: list[bytes]) -> Any:
         reply = _ordered(popped, old_encoding)
         s.clear()
         s.update(keep)
+        s.width = 2
         new_encoding = _fresh_encoding(c, keep, remaining)
         s.encoding = new_encoding
         if new_encoding != old_encoding and c.engine.bus.active:

@@ -148,7 +148,7 @@ def intset_width(members: Iterable[bytes]) -> int:
 
 
 def intset_alloc(s: Any) -> int:
-    return je(INTSET_HEADER + len(s) * intset_width(s))
+    return je(INTSET_HEADER + len(s) * max(intset_width(s), s.width))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -270,7 +270,8 @@ def encode_value(value: Any, compress: bool = True, fill: int = -2) -> tuple[int
         return T_LIST_QUICKLIST_2, b"".join(parts)
     if t is SetValue:
         if value.encoding == "intset":
-            return T_SET_INTSET, encode_string(intset.pack(int(m) for m in value), compress)
+            return T_SET_INTSET, encode_string(intset.pack((int(m) for m in value),
+                                                           value.width), compress)
         return T_SET, encode_length(len(value)) + b"".join(
             encode_string(m, compress) for m in value)
     if t is HashValue:
@@ -676,6 +677,7 @@ def read_value(r: Reader, rtype: int, limits: Limits) -> Any:
         except intset.IntsetError as e:
             raise RDBError(f"Intset integrity check failed: {e}") from None
         s = SetValue(b"%d" % v for v in values)
+        s.width = int.from_bytes(blob[:4], "little")
         if len(s) > limits.intset_entries:
             s.encoding = "hashtable"
         return s

@@ -915,3 +915,29 @@ def test_set_machine(redis_server):
         max_examples=150, stateful_step_count=40, deadline=None,
         suppress_health_check=list(HealthCheck))
     SetMachine.TestCase().runTest()
+
+
+def test_intset_never_narrows(differ):
+    # Removing the member that widened an intset leaves the array at its width: DUMP, MEMORY
+    # USAGE and a RESTOREd copy all show it.
+    differ.check_all("""
+    SADD s 1 70000
+    SREM s 70000
+    DUMP s
+    MEMORY USAGE s
+    SADD s 2 3 4 5
+    DUMP s
+    SADD t 1 2 3 4 5 6 7 8 9 10 11 12 5000000000
+    SREM t 5000000000
+    MEMORY USAGE t
+    DUMP t
+    SADD v 1 2 3 100000
+    SREM v 100000
+    SINTERSTORE w v v
+    DUMP w
+    MEMORY USAGE w
+    """)
+    payload = differ.check("DUMP", "t")
+    differ.check("RESTORE", "copy", "0", payload)
+    differ.check("DUMP", "copy")
+    differ.check("MEMORY", "USAGE", "copy")
