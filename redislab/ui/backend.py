@@ -73,6 +73,8 @@ class Backend(Protocol):
     def session(self, name: str) -> Any: ...
     def client_names(self) -> list[str]: ...
     def execute(self, argv: list[bytes], client: str = DEFAULT_CLIENT) -> Outcome: ...
+    def run_batch(self, commands: list[list[bytes]], client: str = DEFAULT_CLIENT
+                  ) -> list[Any]: ...
     def take_deliveries(self) -> list[Delivery]: ...
     def key_names(self, client: str, prefix: bytes = b"", limit: int = 200) -> list[bytes]: ...
     def key_info(self, client: str, key: bytes) -> KeyInfo | None: ...
@@ -86,6 +88,7 @@ class Backend(Protocol):
     def tick(self) -> None: ...
     def stop_waiting(self, session: Any) -> None: ...
     def reset(self) -> None: ...
+    def crash(self, kind: str) -> None: ...
 
 
 class EmbeddedBackend:
@@ -175,6 +178,16 @@ class EmbeddedBackend:
         return Outcome(client, argv, reply, record, before, after, blocked, session.resp,
                        queued)
 
+    def run_batch(self, commands: list[list[bytes]], client: str = DEFAULT_CLIENT
+                  ) -> list[Any]:
+        """Run many commands as ``client``, replies only: no records, probes or outcomes
+        (bulk loading)."""
+        session = self.session(client)
+        run = session.execute_argv
+        replies = [run(argv) for argv in commands]
+        self._pushed(client, session)
+        return replies
+
     def _probe(self, session: Session, spec: CommandSpec | None,
                argv: list[bytes]) -> dict[bytes, KeyInfo | None]:
         if spec is None or not spec.key_specs:
@@ -241,6 +254,18 @@ class EmbeddedBackend:
         for s in list(self.sessions.values()):
             old.close_session(s)
         self.engine = self.factory(old.clock)
+        self.sessions.clear()
+        self.deliveries.clear()
+        self.recording = recording
+        self.session(DEFAULT_CLIENT)
+
+    def crash(self, kind: str) -> None:
+        """Kill the engine without warning (``power`` or ``process``) and restart it from its
+        files, as ``Engine.crash`` does; every client was disconnected."""
+        old = self.engine
+        recording = self._recording
+        self.recording = False
+        self.engine = old.crash(kind)
         self.sessions.clear()
         self.deliveries.clear()
         self.recording = recording

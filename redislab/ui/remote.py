@@ -305,6 +305,20 @@ class RemoteBackend:
         queued = len(s.multi) if s.multi is not None else 0
         return Outcome(client, argv, reply, record, {}, {}, False, s.resp, queued)
 
+    def run_batch(self, commands: list[list[bytes]], client: str = DEFAULT_CLIENT
+                  ) -> list[Any]:
+        """Send many commands as ``client`` in one pipeline; their replies, in order."""
+        s = self.session(client)
+        if s.conn is None or not commands:
+            return [self._send(s, argv) for argv in commands]
+        conn = s.conn
+        conn.send_packed_command(conn.pack_commands(commands))
+        conn._parser.raw = True
+        try:
+            return [conn.read_response(disable_decoding=True) for _ in commands]
+        finally:
+            conn._parser.raw = False
+
     def _written_key(self, s: RemoteClient, spec: CommandSpec | None,
                      argv: list[bytes]) -> bytes | None:
         """The key worth a MEMORY USAGE before and after, when that costs little."""
@@ -401,6 +415,10 @@ class RemoteBackend:
 
     def stop_waiting(self, session: Any) -> None:
         pass
+
+    def crash(self, kind: str) -> None:
+        raise NeedsEngine(":crash needs the embedded engine; a real server is not ours to "
+                          "kill (run redislab without --url)")
 
     def reset(self) -> None:
         raise NeedsEngine(":reset needs the embedded engine; on a real server use FLUSHALL "
