@@ -738,6 +738,9 @@ class Persistence:
                 "aof_base_size": aof.base_size,
                 "aof_pending_rewrite": 1 if self.aof_rewrite_scheduled else 0,
                 "aof_buffer_length": len(aof.buf),
+                # Redis counts an everysec fsync put off because the background one before
+                # it is still running; here an fsync completes at once, so nothing ever
+                # waits and both stay 0 (the fields are kept for tools that read them).
                 "aof_pending_bio_fsync": 0,
                 "aof_delayed_fsync": aof.delayed_fsync,
             })

@@ -337,3 +337,29 @@ def test_debug_reload_with_a_corrupt_file_leaves_an_empty_dataset():
     assert s.execute("DEBUG", "RELOAD", "NOSAVE") == ErrorReply(
         "ERR Error trying to load the RDB dump, check server logs.")
     assert s.execute("DBSIZE") == 0
+
+
+def _field_names(info: bytes) -> list[str]:
+    return [line.split(":", 1)[0] for line in info.decode().splitlines()
+            if line and not line.startswith("#")]
+
+
+@pytest.mark.real
+def test_info_persistence_fields_match_redis(redis_server):
+    # Same fields in the same order as 7.0 prints them, with the AOF off and on.
+    real = redis_server.client()
+    try:
+        e = Engine(ManualClock(), config={"save": ""})
+        s = e.session()
+        assert _field_names(s.execute("INFO", "persistence")) == \
+            _field_names(real.execute("INFO", "persistence"))
+        s.execute("CONFIG", "SET", "appendonly", "yes")
+        real.execute("CONFIG", "SET", "appendonly", "yes")
+        e.cron()
+        ours = s.execute("INFO", "persistence")
+        theirs = real.execute("INFO", "persistence")
+        assert _field_names(ours) == _field_names(theirs)
+        assert b"aof_delayed_fsync:0" in ours
+    finally:
+        real.execute("CONFIG", "SET", "appendonly", "no")
+        real.close()
