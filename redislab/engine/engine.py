@@ -97,6 +97,10 @@ class Engine:
         self.dirty = 0
         self.loading = False
         self.is_replica = False
+        # Replication state (replication.py), created when the engine first takes part.
+        self.replication: Any = None
+        # True while replication rules (READONLY, NOREPLICAS ...) need the careful path.
+        self.repl_gate = False
         self.notify_mask = 0
         self.frozen_ms: int | None = None
         self.lru_clock = self._compute_lru_clock()
@@ -311,7 +315,7 @@ class Engine:
         """Recompute whether commands must take the careful dispatch path."""
         self.gate = bool(self.recording or self.config["maxmemory"] or self.propagate_hooks
                          or self.extensions.get("gate") or self.monitors or self.pause_end_ms
-                         or self.acl_gate)
+                         or self.acl_gate or self.repl_gate)
 
     # ----------------------------------------------------------------------------------------
     # Persistence (see persistence/__init__.py)

@@ -139,6 +139,8 @@ class Session:
         self.record: CallRecord | None = None
         self.last_record: CallRecord | None = None
         self.gate = False
+        # Replication offset after this client's last write (what WAIT waits for).
+        self.woff = 0
         self.extra: dict[str, Any] = {}
         # Bound once: acquire/release with try/finally is ~3x cheaper than ``with lock``.
         self._acquire = engine.lock.acquire
@@ -428,6 +430,9 @@ class Session:
         dirty = eng.dirty - dirty_before
         if dirty and eng.propagate_hooks and not self.in_script:
             self.propagate_call(spec, argv)
+            repl = eng.replication
+            if repl is not None:
+                self.woff = repl.offset
         if type(reply) is Blocked:
             reply = self._block(spec, argv, reply)
         if rec is not None:
