@@ -263,7 +263,7 @@ class RequestParser:
 
     def _inline(self) -> list[bytes] | None:
         buf, pos = self.buf, self.pos
-        nl = buf.find(b"\n", pos)
+        nl = _strchr(buf, pos, b"\n")
         if nl < 0:
             if len(buf) - pos > INLINE_MAX:
                 raise ProtocolError("Protocol error: too big inline request")
@@ -279,7 +279,7 @@ class RequestParser:
     def _multibulk(self) -> list[bytes] | None:
         buf = self.buf
         pos = self.pos
-        cr = buf.find(b"\r", pos)
+        cr = _strchr(buf, pos, b"\r")
         if cr < 0 or cr + 1 >= len(buf):
             if len(buf) - pos > INLINE_MAX:
                 raise ProtocolError("Protocol error: too big mbulk count string")
@@ -298,7 +298,7 @@ class RequestParser:
         for _ in range(count):
             if pos >= n:
                 return None
-            cr = buf.find(b"\r", pos)
+            cr = _strchr(buf, pos, b"\r")
             if cr < 0 or cr + 1 >= n:
                 if n - pos > INLINE_MAX:
                     raise ProtocolError("Protocol error: too big bulk count string")
@@ -318,6 +318,14 @@ class RequestParser:
             pos = start + size + 2
         self.pos = pos
         return args
+
+
+def _strchr(buf: bytearray, pos: int, byte: bytes) -> int:
+    """Find a line end as Redis's strchr does: a NUL byte before it hides it (-1)."""
+    end = buf.find(byte, pos)
+    if buf.find(b"\x00", pos, end if end >= 0 else len(buf)) >= 0:
+        return -1
+    return end
 
 
 def _parse_ll(buf: bytearray, start: int, end: int) -> int | None:

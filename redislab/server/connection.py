@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 PUBSUB_HARD_LIMIT = 32 * 1024 * 1024
 
 
+def _error_text(e: ProtocolError) -> bytes:
+    # The parser names offending bytes with chr(); Redis sends that byte raw, with CR and LF
+    # turned into spaces as addReplyErrorFormat does.
+    return str(e).encode("latin-1", "replace").replace(b"\r", b" ").replace(b"\n", b" ")
+
+
 class ClientConnection(asyncio.Protocol):
     def __init__(self, server: "Server") -> None:
         self.server = server
@@ -95,7 +101,7 @@ class ClientConnection(asyncio.Protocol):
                     argv = self.parser.next_command()
                 except ProtocolError as e:
                     self._flush_outbox()
-                    out += b"-ERR " + str(e).encode() + b"\r\n"
+                    out += b"-ERR " + _error_text(e) + b"\r\n"
                     self.closing = True
                     break
                 if argv is None:
