@@ -43,6 +43,7 @@ class CheckEnv:
     seeds: tuple[int, ...] = (1,)
     isolate: bool = True               # run learner Python in a separate process
     db: int = 0
+    topology: Any = None               # a topology.TopologyRun when the step runs on one
 
     def probe(self) -> "Session":
         s = self.engine.session(name="redislab-check")
@@ -434,6 +435,10 @@ def _namespace(env: CheckEnv) -> dict[str, Any]:
         "memory": lambda name: memory_usage(env, k(name)),
         "var": env.values,
     }
+    if env.topology is not None:
+        from .topology import expression_names
+
+        ns.update(expression_names(env.topology, normalize))
     ns.update({name: int(v) if v.lstrip("-").isdigit() else v for name, v in env.values.items()
                if name not in ns})
     return ns
@@ -516,13 +521,15 @@ def _validate_simulation(p: dict[str, Any]) -> str | None:
 
 KINDS: dict[str, CheckKind] = {
     "reply": CheckKind(check_reply, frozenset({"command", "command_is", "equals",
-                                               "equals_command", "nil", "order", "describe"}),
+                                               "equals_command", "nil", "order", "describe",
+                                               "node"}),
                        validate=_validate_reply),
     "key": CheckKind(check_key, frozenset({"key", "exists", "type", "value", "value_matches",
                                            "ttl", "no_ttl", "encoding", "len", "min_len",
                                            "members", "contains", "fields", "scores",
-                                           "max_memory"}), frozenset({"key"})),
-    "keyspace": CheckKind(check_keyspace, frozenset({"expr", "describe", "show", "fail"}),
+                                           "max_memory", "node"}), frozenset({"key"})),
+    "keyspace": CheckKind(check_keyspace, frozenset({"expr", "describe", "show", "fail",
+                                                     "node"}),
                           frozenset({"expr", "describe"}), _validate_keyspace),
     "used": CheckKind(check_used, frozenset({"command", "min", "never"}),
                       frozenset({"command"})),
@@ -536,6 +543,12 @@ def run_check(check: dict[str, Any], env: CheckEnv) -> Verdict:
     """Run one check table; a check that breaks reports itself instead of raising."""
     kind = KINDS[check["kind"]]
     try:
+        if env.topology is not None or "node" in check:
+            from .topology import env_for_check
+
+            env, problem = env_for_check(check, env)
+            if problem is not None:
+                return problem
         return kind.fn(check, env)
     except Exception as e:  # a lesson bug must not take the REPL down
         return Verdict(False, f"the check itself failed: {type(e).__name__}: {e}",

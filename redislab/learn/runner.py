@@ -27,6 +27,7 @@ from .features import missing
 from .model import Lesson, Step, Verdict, fill, fill_any
 from .progress import Progress, data_dir
 from .solutions import Solution
+from .topology import TopologyRun, parse_topology, split_node, topology_missing
 
 __all__ = ["LessonRun", "Submission", "exercise_template"]
 
@@ -41,6 +42,7 @@ class Submission:
     refused: str | None = None
     verdict: Verdict | None = None     # set when the step's check passed after this command
     meta: str | None = None            # what a meta line (":advance 5s") did
+    redirects: list[str] | None = None  # on a cluster: the MOVED/ASK redirects followed
 
 
 def exercise_template(lesson: Lesson, step: Step) -> Path | None:
@@ -77,6 +79,7 @@ class LessonRun:
         self.skip_reason: str | None = None
         self.last_verdict: Verdict | None = None
         self.others: dict[str, Session] = {}
+        self.topo: TopologyRun | None = None   # the step's simulated topology, if it has one
         if start is None:
             start = progress.position(lesson.id) if progress is not None else 0
         self.index = min(max(0, start), len(lesson.steps) - 1)
@@ -119,11 +122,23 @@ class LessonRun:
         self.passed = False
         self.last_verdict = None
         self.skip_reason = missing(tuple(self.lesson.requires) + tuple(step.requires))
+        spec = parse_topology(self.lesson.topology_of(step))
+        self.skip_reason = self.skip_reason or topology_missing(spec)
+        self.topo = None
+        if spec is not None and not self.skip_reason:
+            self.topo = TopologyRun(spec, self.seed)
+            self._follow_topology()
         setup = self.engine.session(name="setup")
         for line in step.setup:
             text = fill(line, self.values)
             if text.startswith(":"):
                 self._meta(text)
+                continue
+            if self.topo is not None:
+                node, text = split_node(text)
+                argv = split_args(text)
+                if argv:
+                    self.topo.execute(argv, "setup", node)
                 continue
             argv = split_args(text)
             if argv:
@@ -213,13 +228,19 @@ class LessonRun:
             return v
         return None
 
-    def submit(self, line: str | list[bytes], client: str | None = None) -> Submission:
-        """Run one line as the learner would type it: a command, ``@name CMD``, or
-        ``:advance DURATION``."""
+    def submit(self, line: str | list[bytes], client: str | None = None,
+               node: str | None = None) -> Submission:
+        """Run one line as the learner would type it: a command, ``@name CMD``,
+        ``@node:NAME CMD`` (on a topology), or a meta line (``:advance DURATION``)."""
         if isinstance(line, str):
             text = line.strip()
             if text.startswith(":"):
                 return Submission(meta=self._meta(text))
+            name, rest = split_node(text)
+            if name is not None:
+                if self.topo is None:
+                    return Submission(refused="@node: needs a step that runs on a topology")
+                return self.submit(rest, client=client, node=name)
             if text.startswith("@"):
                 name, _, rest = text.partition(" ")
                 return self.submit(rest, client=name[1:])
@@ -233,6 +254,14 @@ class LessonRun:
         refused = self.refuse(argv)
         if refused:
             return Submission(refused=refused)
+        if self.topo is not None:
+            if node is not None and node not in self.topo.node_names():
+                return Submission(refused=f"no node {node!r} (nodes: "
+                                          f"{', '.join(self.topo.node_names())})")
+            done = self.topo.execute(argv, client or LEARNER, node)
+            self._follow_topology()
+            return Submission(reply=done.reply, verdict=self.observe(argv, done.reply),
+                              redirects=done.redirects)
         session = self.session if client is None else self._other(client)
         reply = session.execute_argv(argv)
         return Submission(reply=reply, verdict=self.observe(argv, reply))
@@ -247,15 +276,31 @@ class LessonRun:
         words = text.split()
         if words[0] in (":advance", ":wait") and len(words) == 2:
             seconds = parse_duration(words[1])
-            self.engine.advance(seconds)
+            if self.topo is not None:
+                self.topo.advance(seconds)
+                self._follow_topology()
+            else:
+                self.engine.advance(seconds)
             return f"clock advanced {seconds:g}s"
+        if self.topo is not None and words[0] != ":crash":
+            message = self.topo.act(words)
+            self._follow_topology()
+            return message
         if words[0] == ":crash":
             return self.crash(words[1] if len(words) > 1 else "power")
         raise ValueError(f"unknown lesson line {text!r}")
 
+    def _follow_topology(self) -> None:
+        """Point ``engine`` and ``session`` at the node the learner now talks to."""
+        assert self.topo is not None
+        self.engine = self.topo.engine
+        self.session = self.topo.session(LEARNER)
+
     def crash(self, kind: str = "power") -> str:
         """Pull the plug (``power``) or kill the process (``process``), then restart from the
         files; the learner's clients reconnect to the restarted server."""
+        if self.topo is not None:
+            return "on a topology, :kill NODE and :restart NODE stop and start one server"
         crash = getattr(self.engine, "crash", None)
         if crash is None:
             return "this engine cannot crash yet: it needs persistence"
@@ -269,9 +314,11 @@ class LessonRun:
 
     def _env(self, solution: Solution | None = None, seeds: tuple[int, ...] | None = None
              ) -> CheckEnv:
-        return CheckEnv(engine=self.engine, history=self.history, values=self.values,
+        return CheckEnv(engine=self.engine if self.topo is None else self.topo.check_engine(),
+                        history=self.history, values=self.values,
                         solution=solution, isolate=self.isolate,
-                        seeds=seeds or (self.seed, self.seed + 1, self.seed + 2))
+                        seeds=seeds or (self.seed, self.seed + 1, self.seed + 2),
+                        topology=self.topo)
 
     def _evaluate(self, solution: Solution | None = None,
                   seeds: tuple[int, ...] | None = None) -> Verdict:

@@ -395,3 +395,100 @@ class TopologyRun:
 
     def describe(self) -> str:
         return str(self.topology.describe())
+
+
+# ------------------------------------------------------------------------------------------
+# Where checks look
+
+def env_for_check(check: dict[str, Any], env: Any) -> tuple[Any, Any]:
+    """The check environment for ``check`` on a topology: the engine of its ``node`` (or of the
+    default node; in a cluster, of the node that owns the key). Returns (env, None), or
+    (env, a failed Verdict) when the node cannot be looked at."""
+    from dataclasses import replace
+
+    from .model import Verdict, fill
+
+    topo: TopologyRun | None = env.topology
+    node = fill(str(check["node"]), env.values) if "node" in check else None
+    if topo is None:
+        return env, Verdict(False, "this check names a node, but the step has no topology",
+                            details=["this is a problem in the lesson, not in your answer"])
+    if node is None and topo.cluster:
+        node = _cluster_target(topo, check, env.values)
+    if node is None:
+        node = topo.default_node()
+    if node not in topo.node_names():
+        return env, Verdict(False, f"no node {node!r} in this topology",
+                            details=["this is a problem in the lesson, not in your answer"])
+    if not topo.alive(node):
+        return env, Verdict(False, f"{node} is down", goal=[f"{node} is up"],
+                            current=[f"{node} is down (:restart {node} brings it back)"])
+    return replace(env, engine=topo.engine_of(node)), None
+
+
+def _cluster_target(topo: TopologyRun, check: dict[str, Any], values: dict[str, str]
+                    ) -> str | None:
+    """The node owning the key a cluster check is about (None: the default node)."""
+    from ..protocol import split_args
+
+    from .model import fill
+
+    key: bytes | None = None
+    if check.get("kind") == "key":
+        key = fill(str(check["key"]), values).encode("utf-8", "surrogateescape")
+    elif check.get("kind") == "reply" and "command" in check:
+        argv = split_args(fill(check["command"], values)) or []
+        key = _first_key(argv)
+    return topo.owner(key) if key is not None else None
+
+
+def _first_key(argv: list[bytes]) -> bytes | None:
+    from ..engine import TABLE
+
+    spec = TABLE.lookup(argv[0]) if argv else None
+    if spec is None or not spec.key_specs:
+        return None
+    try:
+        positions = spec.get_keys(argv)
+    except Exception:
+        return None
+    return argv[positions[0]] if positions else None
+
+
+def expression_names(topo: TopologyRun, normalize: Callable[[Any], Any]) -> dict[str, Any]:
+    """What keyspace expressions may call on a topology."""
+
+    def call_on(node: str, *command: Any) -> Any:
+        if node not in topo.node_names():
+            raise ValueError(f"no node {node!r}")
+        if not topo.alive(node):
+            return None
+        return normalize(topo._probe(node, *[_b(c) for c in command]))
+
+    def keys_on(node: str, pattern: str = "*") -> list[str]:
+        reply = call_on(node, "KEYS", pattern)
+        return sorted(reply) if isinstance(reply, list) else []
+
+    names: dict[str, Any] = {
+        "nodes": topo.data_nodes, "role": topo.role, "alive": topo.alive,
+        "primary": topo.default_node, "primaries": topo.primaries,
+        "call_on": call_on, "keys_on": keys_on,
+        "get_on": lambda node, key: call_on(node, "GET", key),
+    }
+    if topo.cluster:
+        names["slot"] = lambda key: key_slot(_b(key))
+        names["owner"] = lambda key: topo.owner(_b(key))
+    return names
+
+
+def _b(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def key_slot(key: bytes) -> int:
+    """The hash slot of ``key`` (CRC16 of the key or of its hash tag, modulo 16384)."""
+    from ..engine import cluster as engine_cluster  # type: ignore[attr-defined]
+
+    return int(engine_cluster.key_slot(key))

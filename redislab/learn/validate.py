@@ -20,6 +20,7 @@ from ..protocol import split_args
 from .loader import LessonError, load_all
 from .model import Lesson, Step, fill
 from .runner import LessonRun, exercise_template
+from .topology import LINE_WORDS, check_line
 
 __all__ = ["Report", "validate", "validate_lesson", "check_command_line", "SEEDS"]
 
@@ -47,6 +48,8 @@ def check_command_line(line: str) -> str | None:
             return None
         if words[0] == ":crash" and len(words) <= 2:
             return None
+        if words[0][1:] in LINE_WORDS:
+            return check_line(words)
         return f"unknown lesson line {line!r}"
     if line.startswith("@"):
         _, _, line = line.partition(" ")
