@@ -294,10 +294,11 @@ def xtrim_command(c: "Session", argv: list[bytes]) -> Any:
 
 
 def xdel_command(c: "Session", argv: list[bytes]) -> Any:
-    ids = [parse_id(a, 0, strict=True)[0] for a in argv[2:]]
+    # The key is looked up first: a missing key answers 0 whatever the ids look like.
     s = _lookup(c, argv[1], write=True)
     if s is None:
         return 0
+    ids = [parse_id(a, 0, strict=True)[0] for a in argv[2:]]
     deleted = 0
     first_deleted = False
     for sid in ids:

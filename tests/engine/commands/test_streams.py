@@ -256,3 +256,13 @@ def test_node_layout_follows_entry_limit():
     for i in range(1, 251):
         s.append((i, 0), [b"f", b"v"], 4096, 100)
     assert [len(n.entries) for n in s.nodes] == [100, 100, 50]
+
+
+def test_xdel_on_a_missing_key_does_not_parse_ids(differ):
+    differ.check_all("""
+    XDEL nosuchkey bogus
+    XADD s 1-1 f v
+    XDEL s bogus
+    XDEL s 1-1 bogus
+    XLEN s
+    """)
