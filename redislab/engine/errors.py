@@ -50,14 +50,22 @@ def invalid_expire(command: str) -> ErrorReply:
 
 
 def unknown_command(name: bytes, args: list[bytes]) -> ErrorReply:
-    """Redis's text for an unknown command: its name and as many arguments as fit 128 bytes."""
-    shown = ""
+    """Redis's text for an unknown command: its name and as many arguments as fit 128 bytes.
+
+    Counted in bytes, and each string cut at a NUL, as Redis's printf-style formatting does.
+    """
+    shown = b""
     for a in args:
         if len(shown) >= 128:
             break
-        shown += "'%s' " % _text(a[: 128 - len(shown)])
+        shown += b"'%s' " % _c_string(a)[: 128 - len(shown)]
     return ErrorReply(_clean(
-        "ERR unknown command '%s', with args beginning with: %s" % (_text(name[:128]), shown)))
+        "ERR unknown command '%s', with args beginning with: %s"
+        % (_text(_c_string(name)[:128]), _text(shown))))
+
+
+def _c_string(data: bytes) -> bytes:
+    return data.split(b"\0", 1)[0]
 
 
 def unknown_subcommand(sub: bytes, container: str) -> ErrorReply:
