@@ -155,6 +155,10 @@ class Engine:
         from .memory import attach as attach_memory
 
         attach_memory(self)
+        # Cluster mode (cluster.py): slots, redirects and the bus, when cluster-enabled.
+        from .cluster import attach as attach_cluster
+
+        attach_cluster(self)
         # Last: loading the AOF or RDB file needs everything above.
         from .persistence import attach
 
@@ -315,7 +319,7 @@ class Engine:
         """Recompute whether commands must take the careful dispatch path."""
         self.gate = bool(self.recording or self.config["maxmemory"] or self.propagate_hooks
                          or self.extensions.get("gate") or self.monitors or self.pause_end_ms
-                         or self.acl_gate or self.repl_gate)
+                         or self.acl_gate or self.repl_gate or self.config["cluster-enabled"])
 
     # ----------------------------------------------------------------------------------------
     # Persistence (see persistence/__init__.py)

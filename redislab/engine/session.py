@@ -296,6 +296,11 @@ class Session:
             self.multi_error = True
         self.engine.cmd_rejected[spec.id] += 1
         if spec.name == "EXEC":
+            if getattr(err, "plain", False):
+                # A cluster redirect drops the transaction and is passed on as it is.
+                self._abort_exec(err)
+                self.engine.stats.error_reply(err.message)
+                return err
             self.engine.stats.error_reply("EXECABORT")
             return self._abort_exec(err)
         self.engine.stats.error_reply(err.message)
