@@ -8,11 +8,13 @@ table serves Redis commands.
 
 from __future__ import annotations
 
+import textwrap
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from ...engine.clock import parse_duration
-from ..backend import NeedsEngine
+from ..backend import DEFAULT_CLIENT, NeedsEngine
 from .. import annotate as ann
 from .. import docs
 
@@ -97,6 +99,9 @@ def help_meta(shell: "Shell", args: list[str]) -> None:
                 return
             shell.emit([("info.title", f":{cmd.name} {cmd.syntax}".rstrip() + "\n"),
                         ("info", f"  {cmd.summary}\n")])
+            return
+        if find_meta(args[0]) is not None and not docs.find_commands(" ".join(args)):
+            help_meta(shell, [":" + args[0]])  # :help load, as :help :load
             return
         shell.redis_help(args)
         return
@@ -266,3 +271,372 @@ def hints_meta(shell: "Shell", args: list[str]) -> None:
             return
         shell.hints = args[0].lower() == "on"
     shell.info(f"hints: {'on' if shell.hints else 'off'}")
+
+
+# ------------------------------------------------------------------------------------------
+# Looking inside: datasets, drawings, memory, configuration, crashes, the editor.
+# Their modules are imported on first use, so starting the REPL stays quick.
+
+def _width() -> int:
+    import shutil
+
+    return max(40, min(160, shutil.get_terminal_size((100, 24)).columns))
+
+
+def _complete_keys(shell: "Shell", index: int, prefix: str) -> list[str]:
+    if index:
+        return []
+    return [k.decode("utf-8", "replace")
+            for k in shell.backend.key_names(shell.client, prefix.encode("utf-8",
+                                                                         "surrogateescape"), 50)]
+
+
+def _key_arg(shell: "Shell", args: list[str], usage: str) -> bytes | None:
+    if len(args) != 1:
+        shell.error(f"usage: {usage}")
+        return None
+    return args[0].encode("utf-8", "surrogateescape")
+
+
+def _embedded_db(shell: "Shell", what: str) -> tuple[object, object]:
+    backend = shell.backend
+    if getattr(backend, "kind", "") != "embedded":
+        raise NeedsEngine(f"{what} reads the embedded engine's structures; a real server "
+                          "does not show them (run redislab without --url)")
+    return backend.engine, backend.session(shell.client).db  # type: ignore[attr-defined]
+
+
+def _mb(n: int) -> str:
+    sign = "-" if n < 0 else "+"
+    n = abs(n)
+    if n >= 1 << 20:
+        return f"{sign}{n / (1 << 20):,.1f} MB"
+    if n >= 1 << 10:
+        return f"{sign}{n / (1 << 10):,.1f} KB"
+    return f"{sign}{n:,} B"
+
+
+def _complete_load(shell: "Shell", index: int, prefix: str) -> list[str]:
+    from .. import datasets
+
+    if index == 0:
+        return [n for n in datasets.DATASETS if n.startswith(prefix.lower())]
+    words = ["1000", "10000", "100000"]
+    for d in datasets.DATASETS.values():
+        words += list(d.flags)
+    return sorted({w for w in words if w.startswith(prefix.lower())})
+
+
+@meta("load", "[dataset [count] [hashes]]",
+      "load a seeded sample dataset (leaderboard, sessions, pageviews); no argument lists "
+      "them", complete=_complete_load)
+def load_meta(shell: "Shell", args: list[str]) -> None:
+    import time
+
+    from .. import datasets
+    from ..progress import ProgressLine
+
+    if not args:
+        frags = [("info.title", "datasets (:load NAME [COUNT]; the same seed every time)\n")]
+        for d in datasets.DATASETS.values():
+            extra = f" [{'|'.join(d.flags)}]" if d.flags else ""
+            frags.append(("info", f"  {d.name:<12} {d.default:>10,} {d.unit:<8}{extra}\n"))
+            for line in textwrap.wrap(d.summary, max(30, _width() - 16)):
+                frags.append(("info.dim", f"  {'':<12} {line}\n"))
+        shell.emit(frags)
+        return
+    ds = datasets.find(args[0])
+    if ds is None:
+        shell.error(f"no dataset {args[0]}: try " + ", ".join(datasets.DATASETS))
+        return
+    count = ds.default
+    flags: set[str] = set()
+    for word in args[1:]:
+        low = word.lower().replace(",", "").replace("_", "")
+        if low.isdigit():
+            count = int(low)
+        elif low in ds.flags:
+            flags.add(low)
+        else:
+            shell.error(f"usage: :load {ds.name} [count]"
+                        + "".join(f" [{f}]" for f in ds.flags)
+                        + f" (count: 1 to {ds.maximum:,} {ds.unit})")
+            return
+    bar = ProgressLine(shell.write, f"loading {ds.name}", ds.unit, enabled=shell.interactive)
+    started = time.perf_counter()
+    try:
+        report = datasets.load(shell.backend, shell.client, ds, count, flags=flags,
+                               progress=bar.update)
+    except datasets.LoadError as e:
+        bar.clear()
+        shell.error(str(e))
+        return
+    bar.clear()
+    took = time.perf_counter() - started
+    added = report.keys_after - report.keys_before
+    text = (f"{'stopped loading' if report.interrupted else 'loaded'} {ds.name}: "
+            f"{count:,} {ds.unit}" + (f" ({', '.join(sorted(flags))})" if flags else "")
+            + f"; keys {report.keys_before:,} -> {report.keys_after:,} ({added:+,})")
+    if report.memory_before is not None and report.memory_after is not None:
+        text += (f"; memory {_mb(report.memory_after - report.memory_before)} "
+                 f"(used_memory {report.memory_after:,})")
+    if shell.interactive:
+        text += f"; {took:.1f}s"
+    shell.emit([("info.ok" if not report.interrupted else "info.error", text + "\n")])
+
+
+@meta("viz", "key", "draw a key's structure: quicklist nodes, skiplist levels and scores, "
+      "HyperLogLog registers, stream nodes, groups and PEL, hash/set encodings",
+      complete=_complete_keys)
+def viz_meta(shell: "Shell", args: list[str]) -> None:
+    key = _key_arg(shell, args, ":viz KEY")
+    if key is None:
+        return
+    engine, db = _embedded_db(shell, ":viz")
+    from ..viz import visualize
+
+    frags = visualize(engine, db, key, _width())  # type: ignore[arg-type]
+    if frags is None:
+        shell.info(f"{args[0]}: no such key")
+        return
+    shell.emit(frags)
+
+
+@meta("memory", "key", "a key's MEMORY USAGE split into its parts: headers, key, entries, "
+      "buckets, nodes, allocator rounding", complete=_complete_keys)
+def memory_meta(shell: "Shell", args: list[str]) -> None:
+    key = _key_arg(shell, args, ":memory KEY")
+    if key is None:
+        return
+    backend = shell.backend
+    if getattr(backend, "kind", "") != "embedded":
+        (reply,) = backend.run_batch([[b"MEMORY", b"USAGE", key, b"SAMPLES", b"0"]],
+                                     shell.client)
+        if reply is None:
+            shell.info(f"{args[0]}: no such key")
+        elif isinstance(reply, int):
+            shell.info(f"{args[0]}: {reply:,} bytes (MEMORY USAGE SAMPLES 0; the parts need "
+                       "the embedded engine)")
+        else:
+            shell.emit_reply(reply, 2)
+        return
+    from ...engine import introspect
+    from ...engine.memory.breakdown import breakdown
+    from ..memview import memory_view
+
+    engine, db = _embedded_db(shell, ":memory")
+    model = engine.extensions.get("memory")  # type: ignore[attr-defined]
+    if not introspect.is_live(db, key) or model is None:  # type: ignore[arg-type]
+        shell.info(f"{args[0]}: no such key")
+        return
+    with engine.lock:  # type: ignore[attr-defined]
+        bd = breakdown(model, db, key, 0)
+    if bd is None:
+        shell.info(f"{args[0]}: no such key")
+        return
+    shell.emit(memory_view(bd, _width()))
+
+
+def _complete_config(shell: "Shell", index: int, prefix: str) -> list[str]:
+    if index:
+        return []
+    return [n for n in shell.backend.config_names() if n.startswith(prefix.lower())]
+
+
+@meta("config", "[pattern | parameter value]",
+      "configuration: name, value, default (* = changed); with a value, CONFIG SET it",
+      complete=_complete_config)
+def config_meta(shell: "Shell", args: list[str]) -> None:
+    if len(args) >= 2:
+        value = " ".join(args[1:])
+        shell.run([b"CONFIG", b"SET", args[0].encode("utf-8", "surrogateescape"),
+                   value.encode("utf-8", "surrogateescape")])
+        return
+    pattern = args[0].lower() if args else "*"
+    if not any(c in pattern for c in "*?["):
+        pattern = f"*{pattern}*"   # a plain word: names containing it
+    backend = shell.backend
+    if getattr(backend, "kind", "") != "embedded":
+        (reply,) = backend.run_batch([[b"CONFIG", b"GET", pattern.encode()]], shell.client)
+        pairs = []
+        items = list(reply.items()) if hasattr(reply, "items") else \
+            list(zip(reply[::2], reply[1::2])) if isinstance(reply, list) else []
+        for name, value in items:
+            pairs.append((bytes(name).decode("utf-8", "replace"),
+                          bytes(value).decode("utf-8", "replace")))
+        if not pairs:
+            shell.info(f"no parameter matches {pattern}")
+            return
+        width = max(len(n) for n, _ in sorted(pairs))
+        shell.emit([("info", f"  {n:<{width}}  {v}\n") for n, v in sorted(pairs)]
+                   + [("info.dim", "  (defaults need the embedded engine)\n")])
+        return
+    from fnmatch import fnmatchcase
+
+    config = backend.engine.config  # type: ignore[attr-defined]
+    rows = []
+    for name in sorted({p.name for p in config.params.values()}):
+        if not fnmatchcase(name, pattern):
+            continue
+        p = config.params[name]
+        value = p.render(config.values[name])
+        default = p.render(p.default)
+        if p.sensitive and value:
+            value = "(set)"
+        rows.append((name, value, default))
+    if not rows:
+        shell.info(f"no parameter matches {pattern} (:config lists them all)")
+        return
+    nw = max(len(r[0]) for r in rows)
+    vw = min(30, max(len(r[1]) for r in rows))
+    frags = [("info.title", f"  {'parameter':<{nw}}  {'value':<{vw}}  default\n")]
+    for name, value, default in rows:
+        changed = value != default and not (value == "(set)")
+        frags.append(("info.ok" if changed else "info",
+                      f"{'*' if changed else ' '} {name:<{nw}}  {value:<{vw}}  "))
+        frags.append(("info.dim", f"{default}\n"))
+    frags.append(("info.dim", "  * changed from the default; :config NAME VALUE sets one "
+                              "(CONFIG SET)\n"))
+    shell.emit(frags)
+
+
+@meta("crash", "[power|process]",
+      "pull the plug (power: only fsynced data survives) or kill -9 (process), then "
+      "restart from the files and show what was lost", complete=_choices("power", "process"))
+def crash_meta(shell: "Shell", args: list[str]) -> None:
+    kind = args[0].lower() if args else "power"
+    if len(args) > 1 or kind not in ("power", "process"):
+        shell.error("usage: :crash [power|process]")
+        return
+    backend = shell.backend
+    if getattr(backend, "kind", "") != "embedded":
+        backend.crash(kind)  # raises NeedsEngine with the reason
+        return
+    engine = backend.engine  # type: ignore[attr-defined]
+    keys_before = sum(len(db.data) for db in engine.dbs)
+    frags = [("info.title", f"{'power failure' if kind == 'power' else 'kill -9'}: "
+                            f"{keys_before:,} key{'s' if keys_before != 1 else ''} in memory\n")]
+    facts, durable = _persistence_facts(engine, kind)
+    frags += [("info.dim", f"  {line}\n") for line in facts]
+    lost_bytes: list[int] = []
+
+    def seen(event: object) -> None:
+        if getattr(event, "what", "") == "crash":
+            lost_bytes.append(int(getattr(event, "data", {}).get("lost", 0)))
+
+    unsubscribe = engine.bus.subscribe(seen)
+    try:
+        backend.crash(kind)  # type: ignore[attr-defined]
+    finally:
+        unsubscribe()
+    shell.client = DEFAULT_CLIENT
+    shell.history.clear()
+    new = backend.engine  # type: ignore[attr-defined]
+    keys_after = sum(len(db.data) for db in new.dbs)
+    lost = keys_before - keys_after
+    if lost_bytes and lost_bytes[0]:
+        frags.append(("info.dim", f"  {lost_bytes[0]:,} bytes written but not yet on the "
+                                  "disk were lost with the page cache\n"))
+    if not durable:
+        why = ("no persistence is configured (appendonly no, save \"\")"
+               if not engine.config["save"] else
+               "the AOF is off and no snapshot had been taken yet")
+        frags.append(("info.error", f"  {why}: nothing survives a crash\n"))
+    frags.append(("info.ok" if keys_after == keys_before else "info.error",
+                  f"restarted from the files: {keys_after:,} key"
+                  f"{'s' if keys_after != 1 else ''}"
+                  + (f", {lost:,} lost" if lost > 0 else ", nothing lost" if lost == 0
+                     else f", {-lost:,} more than before (the files held keys since deleted)")
+                  + "; every client was disconnected\n"))
+    shell.emit(frags)
+
+
+def _persistence_facts(engine: object, kind: str) -> tuple[list[str], bool]:
+    """What the files hold right before a crash, and whether anything durable exists."""
+    p = getattr(engine, "extensions", {}).get("persistence")
+    if p is None:
+        return ["this engine has no persistence"], False
+    config = engine.config  # type: ignore[attr-defined]
+    now_s = engine.clock.time_ms() // 1000  # type: ignore[attr-defined]
+    lines = []
+    rdb = p.disk.exists(p.rdb_name)
+    rules = config["save"]
+    rule_text = " ".join(f"{s} {c}" for s, c in rules) if rules else '"" (no automatic ' \
+        'snapshots)'
+    changes = engine.dirty - p.dirty_at_save  # type: ignore[attr-defined]
+    if rdb:
+        lines.append(f"RDB: {p.rdb_name} saved {max(0, now_s - p.lastsave_s):,}s ago; "
+                     f"{changes:,} changes since (save {rule_text})")
+    else:
+        lines.append(f"RDB: no snapshot on disk yet (save {rule_text})")
+    if p.child is not None:
+        lines.append(f"a background {'save' if p.child.kind == 'rdb' else 'rewrite'} is "
+                     "running: it dies with the server")
+    aof = p.aof
+    durable = rdb
+    if aof.state != "off":
+        durable = True
+        policy = config["appendfsync"]
+        unsynced = p.disk.unsynced(aof.incr_name) if aof.incr_name else 0
+        when = f"{max(0, now_s - aof.last_fsync_s):,}s ago" if aof.last_fsync_s else "never"
+        lines.append(f"AOF: appendfsync {policy}, last fsync {when}; "
+                     f"{unsynced + len(aof.buf):,} bytes not fsynced")
+        if kind == "process":
+            lines.append("kill -9 keeps what reached the page cache: every write the AOF "
+                         "made survives")
+    else:
+        lines.append("AOF: off (appendonly no)")
+    return lines, durable
+
+
+_EDITED: "weakref.WeakKeyDictionary[Shell, str]" = weakref.WeakKeyDictionary()
+
+
+@meta("edit", "", "write one command in $EDITOR (e.g. EVAL with a multi-line script); it "
+      "runs when the editor exits")
+def edit_meta(shell: "Shell", args: list[str]) -> None:
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    from ...protocol import split_args
+
+    if args:
+        shell.error("usage: :edit (then write one command in the editor)")
+        return
+    editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+    fd, path = tempfile.mkstemp(prefix="redislab-", suffix=".redis")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(_EDITED.get(shell, ""))
+        try:
+            status = subprocess.call(shlex.split(editor) + [path],
+                                     stdin=None if shell.interactive else subprocess.DEVNULL)
+        except (OSError, ValueError) as e:
+            shell.error(f"cannot start the editor {editor!r}: {e} (set $EDITOR)")
+            return
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    if status != 0:
+        shell.error(f"the editor exited with status {status}: nothing was run")
+        return
+    if not text.strip():
+        shell.info("the file was empty: nothing was run")
+        return
+    _EDITED[shell] = text
+    # The whole text is one command, split as redis-cli splits a line: blanks and newlines
+    # separate arguments, and a quoted argument keeps its newlines (a script's lines).
+    argv = split_args(text.strip())
+    if argv is None:
+        shell.error("Invalid argument(s): unbalanced quotes in the edited command")
+        return
+    shown = " ".join(a.decode("utf-8", "replace") for a in argv)
+    shown = shown.replace("\n", "⏎")
+    shell.emit([("info.dim", (shown if len(shown) <= 120 else shown[:119] + "…") + "\n")])
+    shell.run(argv)
