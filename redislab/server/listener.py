@@ -33,6 +33,8 @@ DENIED = (
     b"accepting connections from the outside.\r\n"
 )
 MAX_CLIENTS = b"-ERR max number of clients reached\r\n"
+# Redis's default tcp-backlog: a burst of connects is queued, not dropped and retried later.
+TCP_BACKLOG = 511
 
 
 def _is_loopback(host: str) -> bool:
@@ -110,7 +112,8 @@ class Server:
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._server = await loop.create_server(
-            lambda: ClientConnection(self), self.host, self.port, reuse_address=True)
+            lambda: ClientConnection(self), self.host, self.port, reuse_address=True,
+            backlog=TCP_BACKLOG)
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         self._cron_task = asyncio.create_task(self._cron())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import pytest
@@ -157,6 +158,7 @@ def _closing_frame(rng: random.Random, batch: Batch) -> None:
         batch.end_reply = ERRORS[end]  # type: ignore[assignment]
 
 
+@lru_cache(maxsize=1)
 def make_batches(seed: int = 20260522) -> list[Batch]:
     rng = random.Random(seed)
     batches: list[Batch] = []
