@@ -295,6 +295,8 @@ def stats_section(engine: "Engine") -> Fields:
 
 
 def replication_section(engine: "Engine") -> Fields:
+    if engine.replication is not None:
+        return engine.replication.info()
     return [
         ("role", "slave" if engine.is_replica else "master"),
         ("connected_slaves", 0),

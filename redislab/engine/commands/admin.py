@@ -74,4 +74,10 @@ def module_help_command(c: "Session", argv: list[bytes]) -> Any:
 
 def role_command(c: "Session", argv: list[bytes]) -> Any:
     """A standalone engine is a primary with no replicas and an empty replication stream."""
+    eng = c.engine
+    sentinel = eng.extensions.get("sentinel")
+    if sentinel is not None:
+        return sentinel.role()
+    if eng.replication is not None:
+        return eng.replication.role()
     return [b"master", 0, []]

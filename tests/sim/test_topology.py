@@ -1,0 +1,75 @@
+"""The simulated topology: nodes on one clock, a network with delay and partitions."""
+
+from __future__ import annotations
+
+import pytest
+
+from redislab.sim.topology import NodeDown, Topology
+
+
+@pytest.fixture
+def topo():
+    t = Topology.replicas(2, seed=7)
+    yield t
+    t.close()
+
+
+def test_replicas_start_synced(topo: Topology) -> None:
+    assert list(topo.nodes) == ["primary", "replica-1", "replica-2"]
+    assert topo.node("replica-1").address == "127.0.0.1:7001"
+    assert topo.role("primary") == "master"
+    assert topo.role("replica-2") == "slave"
+    assert "replica-1: replica link=up" in topo.describe()
+
+
+def test_writes_reach_replicas_only_when_time_moves(topo: Topology) -> None:
+    topo.call("primary", "SET", "k", "v")
+    assert topo.call("replica-1", "GET", "k") is None
+    topo.advance(0.01)
+    assert topo.call("replica-1", "GET", "k") == b"v"
+    assert topo.call("replica-2", "GET", "k") == b"v"
+
+
+def test_kill_and_restart(topo: Topology) -> None:
+    s = topo.session("primary")
+    topo.kill("primary")
+    with pytest.raises(NodeDown):
+        topo.session("primary")
+    with pytest.raises(NodeDown):
+        s.execute("PING")
+    assert "primary: down" in topo.describe()
+    topo.restart("primary")
+    assert topo.call("primary", "PING") == "PONG"
+
+
+def test_impossible_parameters() -> None:
+    with pytest.raises(ValueError, match="replicas"):
+        Topology.replicas(-1)
+    t = Topology(["a", "b"])
+    try:
+        with pytest.raises(ValueError, match="both sides"):
+            t.partition(["a"], ["a", "b"])
+        with pytest.raises(KeyError):
+            t.node("c")
+        with pytest.raises(ValueError):
+            t.delay("a", "b", -5)
+        with pytest.raises(ValueError, match="already"):
+            t.add_node("a")
+    finally:
+        t.close()
+
+
+def test_same_seed_same_story() -> None:
+    def story(seed: int) -> tuple[str, str]:
+        t = Topology.replicas(1, seed=seed)
+        try:
+            t.call("primary", "SET", "a", "1")
+            t.advance(2)
+            info = t.call("replica-1", "INFO", "replication").decode()
+            replid = [x for x in info.split("\r\n") if x.startswith("master_replid:")][0]
+            return t.describe(), replid
+        finally:
+            t.close()
+
+    assert story(3) == story(3)
+    assert story(3)[1] != story(4)[1]
