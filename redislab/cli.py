@@ -328,22 +328,62 @@ def _add_serve_command(app: "typer.Typer", fail: Any) -> None:
         watch: bool = typer.Option(False, "--watch",
                                    help="Print every command clients send, with the REPL's "
                                         "annotation (cost with the real N, memory, events)."),
+        cluster: int = typer.Option(0, "--cluster", min=0, max=1000, metavar="N",
+                                    help="Serve a Redis Cluster of N primaries on N "
+                                         "consecutive ports from --port (each in its own "
+                                         "subdirectory of --dir)."),
     ) -> None:
         """Serve the engine over RESP2/RESP3: redis-cli, redis-py or any client can connect."""
         from .server import run
         from .ui.startup import StartupError, build_engine
 
+        if cluster:
+            if port == 0 or port + cluster - 1 > 65535:
+                raise fail(StartupError(f"--cluster {cluster} needs {cluster} consecutive "
+                                        "ports from --port (not 0)"))
+            if watch:
+                raise fail(StartupError("--watch serves a single engine; leave it out with "
+                                        "--cluster"))
         try:
             extra = list(settings)
             if requirepass is not None:
                 extra.append(f"requirepass={requirepass}")
             if protected_mode is not None:
                 extra.append(f"protected-mode={protected_mode}")
-            options = _options(None, False, 0, config, maxmemory, maxmemory_policy, appendonly,
-                               directory, extra, "real")
-            engine = build_engine(options)
+            if cluster:
+                from .server.cluster import run_cluster
+
+                engines = []
+                for i in range(cluster):
+                    node_dir = None
+                    if directory is not None:
+                        node_dir = directory / str(port + i)
+                        node_dir.mkdir(parents=True, exist_ok=True)
+                    options = _options(None, False, 0, config, maxmemory, maxmemory_policy,
+                                       appendonly, node_dir,
+                                       extra + ["cluster-enabled=yes", f"port={port + i}"],
+                                       "real")
+                    engines.append(build_engine(options))
+            else:
+                options = _options(None, False, 0, config, maxmemory, maxmemory_policy,
+                                   appendonly, directory, extra, "real")
+                engine = build_engine(options)
         except StartupError as e:
             raise fail(e) from None
+
+        if cluster:
+            def cluster_ready(server: Any) -> None:
+                typer.echo(f"redislab serving a Redis 7.0 cluster of {cluster} primaries on "
+                           f"{server.host}:{server.port}-{server.port + cluster - 1} "
+                           "(Ctrl-C or SHUTDOWN to stop)")
+
+            try:
+                run_cluster(engines, host=bind, port=port, on_ready=cluster_ready)
+            except OSError as e:
+                typer.echo(f"redislab: cannot listen on {bind}:{port}: {e.strerror or e}",
+                           err=True)
+                raise typer.Exit(1) from None
+            return
 
         def ready(server: Any) -> None:
             typer.echo(f"redislab serving Redis 7.0 on {server.host}:{server.port} "
