@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 @dataclass(slots=True)
 class Param:
     name: str
-    kind: str                      # bool, int, memory, enum, string, save, flags, float
+    kind: str                      # bool, int, memory, enum, string, save, flags, float, obuf
     default: Any
     aliases: tuple[str, ...] = ()
     minimum: int | float | None = None
@@ -85,6 +85,8 @@ class Param:
                     raise ConfigError("Invalid save parameters")
                 rules.append((s, c))
             return rules
+        if kind == "obuf":
+            return _parse_obuf(text)
         return text
 
     def render(self, value: Any) -> str:
@@ -95,7 +97,45 @@ class Param:
             return " ".join(f"{s} {c}" for s, c in value)
         if kind == "float":
             return ("%.17g" % value) if value != int(value) else str(int(value))
+        if kind == "obuf":
+            return " ".join("%s %d %d %d" % ("slave" if c == "replica" else c, *value[c])
+                            for c in OBUF_CLASSES)
         return str(value)
+
+
+OBUF_CLASSES = ("normal", "replica", "pubsub")
+_OBUF_NAMES = {"normal": "normal", "replica": "replica", "slave": "replica", "pubsub": "pubsub"}
+
+
+def _parse_obuf(text: str) -> dict[str, tuple[int, int, int]]:
+    """client-output-buffer-limit: ``<class> <hard> <soft> <soft-seconds>`` groups.
+
+    Only the classes named change (``_keep_other_classes`` fills in the rest); the whole string is refused if any
+    group is wrong, with config.c's reasons.
+    """
+    parts = text.split(" ") if text else []
+    if len(parts) % 4:
+        raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+    limits: dict[str, tuple[int, int, int]] = {}
+    for i in range(0, len(parts), 4):
+        cls = _OBUF_NAMES.get(parts[i].lower())
+        if cls is None:
+            raise ConfigError("Invalid client class specified in buffer limit configuration.")
+        hard, soft = memtoull(parts[i + 1]), memtoull(parts[i + 2])
+        secs = _strtoll(parts[i + 3]) if parts[i + 3] else None
+        if hard is None or soft is None or secs is None or secs < 0 or \
+                abs(int(parts[i + 3])) >= 2**63:
+            raise ConfigError(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        limits[cls] = (hard, soft, secs)
+    return limits
+
+
+def _keep_other_classes(old: dict[str, tuple[int, int, int]],
+                        new: dict[str, tuple[int, int, int]]) -> None:
+    # Runs once the parsed groups are stored: the classes not named keep their limits.
+    for cls in OBUF_CLASSES:
+        new.setdefault(cls, old[cls])
 
 
 def _parse_int(text: str) -> int | None:
@@ -196,6 +236,9 @@ PARAMS: list[Param] = [
     Param("timeout", "int", 0, (), 0, 2**31 - 1),
     Param("tcp-keepalive", "int", 300, (), 0, 2**31 - 1),
     Param("proto-max-bulk-len", "memory", 512 * 1024 * 1024, (), 1024 * 1024, LLMAX),
+    Param("client-output-buffer-limit", "obuf",
+          {"normal": (0, 0, 0), "replica": (256 * 1024**2, 64 * 1024**2, 60),
+           "pubsub": (32 * 1024**2, 8 * 1024**2, 60)}, on_change=_keep_other_classes),
     Param("client-query-buffer-limit", "memory", 1024 * 1024 * 1024, (), 1024 * 1024, LLMAX),
     Param("notify-keyspace-events", "string", ""),
     Param("slowlog-log-slower-than", "int", 10000, (), -1, LLMAX),
