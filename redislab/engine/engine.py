@@ -101,6 +101,8 @@ class Engine:
         self.replication: Any = None
         # True while replication rules (READONLY, NOREPLICAS ...) need the careful path.
         self.repl_gate = False
+        # True while a replica applies its primary's stream.
+        self.applying_master = False
         self.notify_mask = 0
         self.frozen_ms: int | None = None
         self.lru_clock = self._compute_lru_clock()

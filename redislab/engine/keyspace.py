@@ -76,8 +76,9 @@ class Database:
         if eng.loading or eng.now_ms() <= when:
             return False
         if eng.is_replica:
-            # A replica reports the key missing but waits for its primary's DEL.
-            return True
+            # A replica reports the key missing but waits for its primary's DEL; commands
+            # from the primary itself see the key (expireIfNeeded's master-client rule).
+            return not eng.applying_master
         self.delete_expired(key, "lazy")
         return True
 
