@@ -156,6 +156,7 @@ class Replication:
         self.link: Any = None
         self.link_reason = ""
         self.master_session: "Session | None" = None
+        self.master_db = 0            # the db the master client had selected (kept for PSYNC)
         self.reploff = 0              # processed offset of the stream from the master
         self.read_reploff = 0
         self.have_master = False      # a master client exists (or is cached)
@@ -583,21 +584,25 @@ class Replication:
             link.on_data = None
             link.on_close = None
             link.close()
-        if self.master_session is not None:
-            self.engine.close_session(self.master_session)
-            self.master_session = None
+        self._close_master_session()
         if self.state == CONNECTED:
             self.down_since_ms = self.now()
         if self.state in (CONNECTED, TRANSFER, HANDSHAKE, RECEIVE_PSYNC, CONNECTING):
             self.state = CONNECT
 
+    def _close_master_session(self) -> None:
+        s = self.master_session
+        if s is not None:
+            # The cached master keeps its selected db: a partial resync continues in it.
+            self.master_db = s.db.id
+            self.engine.close_session(s)
+            self.master_session = None
+
     def on_link_closed(self) -> None:
         self.link = None
         if self.state == CONNECTED:
             self.down_since_ms = self.now()
-        if self.master_session is not None:
-            self.engine.close_session(self.master_session)
-            self.master_session = None
+        self._close_master_session()
         if self.master_host is not None:
             self.state = CONNECT
             self._link_down(f"connection with master {self.master_host}:{self.master_port} "
@@ -654,7 +659,7 @@ class Replication:
                     self.second_offset = self.offset + 1
                     self.replid = new_id
                 self.reploff = self.read_reploff = self.offset
-                self._connected()
+                self._connected(self.master_db)
                 self.note("partial-sync", f"partial resync accepted: continuing from offset "
                           f"{self.offset + 1}")
             else:
@@ -694,12 +699,13 @@ class Replication:
         self._disconnect_replicas()
         self.note("sync-done", f"MASTER <-> REPLICA sync: loaded {ds.keys_loaded} keys "
                   f"({len(image)} bytes) at offset {self.offset}")
-        self._connected()
+        self._connected(0)
         self.send_ack()
 
-    def _connected(self) -> None:
+    def _connected(self, db: int) -> None:
         eng = self.engine
         s = eng.session(name="")
+        s.db = eng.dbs[db]
         s.kind = "master"
         s.addr = f"{self.master_host}:{self.master_port}"
         self.master_session = s
@@ -718,6 +724,7 @@ class Replication:
         parser = self.parser
         parser.feed(data)
         s = self.master_session
+        eng = self.engine
         while True:
             try:
                 argv = parser.next_command()
@@ -734,7 +741,11 @@ class Replication:
                 # replicationSendAck runs before this command's bytes are counted.
                 self.send_ack()
             elif name != b"PING" and s is not None:
-                s.execute_argv(argv)
+                eng.applying_master = True
+                try:
+                    s.execute_argv(argv)
+                finally:
+                    eng.applying_master = False
             self.reploff += len(raw)
             self.offset = self.reploff
             if self.backlog is not None:

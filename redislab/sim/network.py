@@ -117,14 +117,27 @@ class Network:
         self.listeners[name] = on_accept
         self.up.add(name)
 
-    def down(self, name: str) -> None:
-        """The process on ``name`` died: its connections close as the kernel closes them."""
+    def down(self, name: str, machine: bool = False) -> None:
+        """The process on ``name`` died: its connections close as the kernel closes them.
+
+        With ``machine`` the whole host went down: what it had sent but not yet delivered is
+        lost too, and no one hears of the connections closing (peers find out by timeout).
+        """
         self.up.discard(name)
         self.listeners.pop(name, None)
+        if machine:
+            self.queue = [m for m in self.queue if name not in m.conn.nodes]
+            heapq.heapify(self.queue)
         for conn in list(self.connections.values()):
             for side in (0, 1):
-                if conn.nodes[side] == name and conn.open[side]:
-                    conn.close(side)
+                if conn.nodes[side] == name:
+                    if machine:
+                        conn.held[1 - side].clear()
+                        conn.open[side] = False
+                        conn.handlers[side] = None
+                        self._forget(conn)
+                    elif conn.open[side]:
+                        conn.close(side)
         # Segments still travelling towards the dead process are lost with it.
         self.queue = [m for m in self.queue if m.conn.nodes[m.to_side] != name]
         heapq.heapify(self.queue)

@@ -282,7 +282,9 @@ class Topology:
     # Faults
 
     def kill(self, name: str, kind: str = "process") -> None:
-        """Crash ``name`` (``kind`` as Engine.crash: "process" or "power")."""
+        """Crash ``name``: ``"process"`` (kill -9: bytes already sent still arrive, peers see
+        the connections close) or ``"power"`` (the host dies: unsynced files and anything
+        not yet delivered are lost; peers find out by timeout)."""
         node = self.node(name)
         if not node.alive:
             raise ValueError(f"{name} is already down")
@@ -298,7 +300,9 @@ class Topology:
         engine.repl_gate = True
         engine.refresh_gate()
         self.sentinels.pop(name, None)
-        self.network.down(name)
+        # A killed process's kernel still sends what it had buffered and closes its
+        # connections; a power loss takes both the buffers and the goodbyes with it.
+        self.network.down(name, machine=(kind == "power"))
         self._event(name, "killed", f"{kind} crash")
 
     def restart(self, name: str) -> None:
