@@ -81,6 +81,15 @@ def test_repl_in_a_terminal(tmp_path: Path) -> None:
         t.expect("1 key expired")
         t.send("GET session:1\r")
         t.expect(re.escape("(nil)"))
+        # A sample dataset loads with a progress line, then a drawing of it.
+        t.send(":load leaderboard 3000\r")
+        t.expect(re.escape("loaded leaderboard: 3,000 players"))
+        t.send(":viz lead")
+        t.expect("lead")
+        t.send("\t")
+        t.expect("leaderboard")
+        t.send("\r")
+        t.expect("skiplist levels")
         # Ctrl-C drops the line, Ctrl-D leaves cleanly.
         t.send("GET half")
         t.expect("half")
