@@ -9,8 +9,10 @@ for an idle client are written at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
+from ..engine.commands.connection import client_info_line, client_type
 from ..engine.session import Blocked, Session
 from ..protocol.reply import NO_REPLY
 from ..protocol.resp import ProtocolError, RequestParser, encode
@@ -18,9 +20,7 @@ from ..protocol.resp import ProtocolError, RequestParser, encode
 if TYPE_CHECKING:
     from .listener import Server
 
-# Past this much unsent output, a pub/sub client is disconnected (Redis's default
-# client-output-buffer-limit for pubsub: 32 MB hard).
-PUBSUB_HARD_LIMIT = 32 * 1024 * 1024
+log = logging.getLogger("redislab.server")
 
 
 def _error_text(e: ProtocolError) -> bytes:
@@ -40,6 +40,8 @@ class ClientConnection(asyncio.Protocol):
         self.waiting = False          # blocked on a command
         self.closing = False
         self.out = bytearray()
+        # When (engine clock, whole seconds) the output first stayed over its soft limit.
+        self.soft_limit_since: int | None = None
         # Optional observer of every command (``serve --watch``): (session, argv, reply).
         self.on_command = getattr(server, "on_command", None)
 
@@ -151,11 +153,44 @@ class ClientConnection(asyncio.Protocol):
             data = bytes(self.out)
             self.engine.stats.total_net_output_bytes += len(data)
             self.transport.write(data)
-            session = self.session
-            if session is not None and (session.channels or session.patterns) and \
-                    self.transport.get_write_buffer_size() > PUBSUB_HARD_LIMIT:
-                self.transport.abort()
+            if self.transport.get_write_buffer_size() and self._over_output_limit():
+                self._close_for_output_limit()
         self.out.clear()
+
+    def _over_output_limit(self) -> bool:
+        """checkClientOutputBufferLimits for the output the kernel has not taken yet.
+
+        Redis counts its reply list (what did not fit the socket); the transport's write
+        buffer is the same quantity here. The soft limit must hold for more than its seconds,
+        timed on the engine's clock in whole seconds as Redis times it on server.unixtime.
+        """
+        session = self.session
+        assert session is not None and self.transport is not None
+        kind = client_type(session)
+        hard, soft, seconds = self.engine.config["client-output-buffer-limit"][
+            "normal" if kind == "master" else kind]
+        used = self.transport.get_write_buffer_size()
+        over_hard = bool(hard) and used >= hard
+        over_soft = bool(soft) and used >= soft
+        if over_soft:
+            now = self.engine.clock.time_ms() // 1000
+            if self.soft_limit_since is None:
+                self.soft_limit_since = now
+                over_soft = False
+            elif now - self.soft_limit_since <= seconds:
+                over_soft = False
+        else:
+            self.soft_limit_since = None
+        return over_hard or over_soft
+
+    def _close_for_output_limit(self) -> None:
+        # freeClientAsync: the pending output is dropped, not flushed.
+        session = self.session
+        assert session is not None and self.transport is not None
+        log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer "
+                    "limits.", client_info_line(session))
+        self.closing = True
+        self.transport.abort()
 
     # ----------------------------------------------------------------------------------------
     # Engine callbacks
