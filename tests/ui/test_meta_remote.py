@@ -44,7 +44,7 @@ def _embedded(line: str) -> Shell:
     return shell
 
 
-def test_leaderboard_loads_the_same_on_a_real_server(remote) -> None:  # type: ignore[no-untyped-def]
+def test_leaderboard_loads_the_same_on_a_real_server(remote):  # type: ignore[no-untyped-def]
     shell, say, client = remote
     out = say(":load leaderboard 4000")
     assert out.startswith("loaded leaderboard: 4,000 players; keys 0 -> 1 (+1); memory +")
@@ -55,7 +55,7 @@ def test_leaderboard_loads_the_same_on_a_real_server(remote) -> None:  # type: i
         assert _wire(client.execute(*argv)) == _wire(ours.execute(*argv)), argv
 
 
-def test_pageviews_load_the_same_on_a_real_server(remote) -> None:  # type: ignore[no-untyped-def]
+def test_pageviews_load_the_same_on_a_real_server(remote):  # type: ignore[no-untyped-def]
     shell, say, client = remote
     say(":load pageviews 15000")
     ours = _embedded(":load pageviews 15000").backend.session("default")
@@ -76,7 +76,7 @@ def test_pageviews_load_the_same_on_a_real_server(remote) -> None:  # type: igno
     assert client.execute("XPENDING", "views", "analytics")[0] == 65
 
 
-def test_engine_only_views_say_so(remote) -> None:  # type: ignore[no-untyped-def]
+def test_engine_only_views_say_so(remote):  # type: ignore[no-untyped-def]
     shell, say, client = remote
     client.execute("RPUSH", "l", "a", "b", "c")
     assert say(":crash") == ":crash needs the embedded engine; a real server is not ours " \
