@@ -241,7 +241,15 @@ class ClusterState:
         self.send: Callable[[tuple[str, int], BusMessage], None] | None = None
         # Called when this node changes role (replica of a node id, or None for master).
         self.on_role_change: Callable[[str | None], None] | None = None
+        # What the node would write to its log (the latest 1000 lines), and a listener.
         self.log: list[str] = []
+        self.on_log: Callable[[str], None] | None = None
+
+    def note(self, text: str) -> None:
+        self.log.append(text)
+        del self.log[:-1000]
+        if self.on_log is not None:
+            self.on_log(text)
 
     # ----------------------------------------------------------------------------------------
     # Identity and nodes
@@ -324,6 +332,8 @@ class ClusterState:
     def set_master_of(self, node: ClusterNode | None) -> None:
         """Make this node a replica of ``node`` (clusterSetMaster), or a master (None)."""
         me = self.myself
+        if node is not None and me.replica_of is node and not me.master:
+            return
         if me.replica_of is not None and me in me.replica_of.replicas:
             me.replica_of.replicas.remove(me)
         if node is None:
@@ -393,7 +403,7 @@ class ClusterState:
             if new_ok and me.master and now - self.among_minority_ms < delay:
                 return
             self.ok = new_ok
-            self.log.append("Cluster state changed: " + ("ok" if new_ok else "fail"))
+            self.note("Cluster state changed: " + ("ok" if new_ok else "fail"))
 
     def force_ok(self) -> None:
         """Skip the start-up delay: for clusters built ready-made (served, simulated)."""
@@ -556,8 +566,11 @@ class ClusterState:
         return offset != 0
 
     def my_offset(self) -> int:
-        get = self.engine.extensions.get("repl_offset")
-        return int(get()) if get is not None else self.myself.repl_offset
+        """This node's replication offset (what a replica has processed, or a master sent)."""
+        repl = self.engine.replication
+        if repl is None:
+            return 0
+        return int(repl.reploff if repl.master_host is not None else repl.offset)
 
     def info_text(self) -> str:
         assigned = ok = pfail = fail = 0
@@ -668,7 +681,7 @@ class ClusterState:
                 n.link = False
             if n.ping_sent and now - n.ping_sent > timeout and not (n.pfail or n.fail):
                 n.pfail = True
-                self.log.append(f"*** NODE {n.id} possibly failing")
+                self.note(f"*** NODE {n.id} possibly failing")
         if now - self.last_ping_ms >= PING_EVERY_MS:
             self.last_ping_ms = now
             for n in list(self.nodes.values()):
@@ -698,7 +711,7 @@ class ClusterState:
         node.pfail = False
         node.fail = True
         node.fail_time = now
-        self.log.append(f"Marking node {node.id} as failing (quorum reached).")
+        self.note(f"Marking node {node.id} as failing (quorum reached).")
         msg = self._message("fail")
         msg.about = node.id
         self.broadcast("fail", msg)
@@ -728,7 +741,7 @@ class ClusterState:
             self.failover_auth_count = 0
             self.failover_auth_sent = False
             self.failover_auth_rank = rank
-            self.log.append(f"Start of election delayed for {delay} milliseconds "
+            self.note(f"Start of election delayed for {delay} milliseconds "
                             f"(rank #{rank}, offset {self.my_offset()}).")
             return
         if now < self.failover_auth_time or now - self.failover_auth_time > auth_timeout:
@@ -737,7 +750,7 @@ class ClusterState:
             self.current_epoch += 1
             self.failover_auth_epoch = self.current_epoch
             self.failover_auth_sent = True
-            self.log.append(f"Starting a failover election for epoch {self.current_epoch}.")
+            self.note(f"Starting a failover election for epoch {self.current_epoch}.")
             msg = self._message("auth-req")
             msg.current_epoch = self.current_epoch
             msg.about_slots = frozenset(master.slots)
@@ -746,7 +759,7 @@ class ClusterState:
             return
         needed = self.size // 2 + 1
         if self.failover_auth_count >= needed:
-            self.log.append("Failover election won: I'm the new master.")
+            self.note("Failover election won: I'm the new master.")
             self._failover()
 
     def _rank(self) -> int:
@@ -840,7 +853,7 @@ class ClusterState:
                 failing.fail = True
                 failing.pfail = False
                 failing.fail_time = now
-                self.log.append(f"FAIL message received from {msg.sender} about {msg.about}")
+                self.note(f"FAIL message received from {msg.sender} about {msg.about}")
         elif msg.type == "auth-req" and sender is not None:
             self._vote(sender, msg, now)
         elif msg.type == "auth-ack" and sender is not None:
@@ -972,6 +985,19 @@ def _exists(db: Any, key: bytes) -> bool:
     return not db.expired(key)
 
 
+def _follow(st: ClusterState, master_id: str | None) -> None:
+    """clusterSetMaster's replicationSetMaster, and the way back to a master."""
+    from . import replication
+
+    repl = replication.state(st.engine)
+    if master_id is None:
+        repl.unset_master()
+        return
+    master = st.nodes.get(master_id)
+    if master is not None and master.ip:
+        repl.set_master(master.ip, master.port, "cluster")
+
+
 def state(engine: "Engine") -> ClusterState | None:
     return engine.extensions.get("cluster")
 
@@ -982,7 +1008,77 @@ def attach(engine: "Engine") -> ClusterState | None:
         return None
     st = ClusterState(engine)
     engine.extensions["cluster"] = st
+    st.on_role_change = lambda master_id: _follow(st, master_id)
     engine.before_command.append(st.before_command)
     engine.cron_hooks.append(st.cron)
     st.update_state()
     return st
+
+
+# ---------------------------------------------------------------------------------------------
+# Building a cluster in one step (what redis-cli --cluster create leaves behind)
+
+def create_slot_split(masters: int) -> list[tuple[int, int]]:
+    """The slot ranges redis-cli --cluster create gives each master (single-precision floats,
+    as redis-cli computes them)."""
+    import struct
+
+    def f32(x: float) -> float:
+        return struct.unpack("f", struct.pack("f", x))[0]
+
+    def lround(x: float) -> int:
+        return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
+
+    per = f32(SLOTS / masters)
+    cursor = 0.0
+    first = 0
+    out = []
+    for i in range(masters):
+        last = lround(f32(f32(cursor + per) - 1))
+        if last > SLOTS or i == masters - 1:
+            last = SLOTS - 1
+        if last < first:
+            last = first
+        out.append((first, last))
+        first = last + 1
+        cursor = f32(cursor + per)
+    return out
+
+
+def form_cluster(states: list[ClusterState], masters: int,
+                 replica_of: dict[int, int] | None = None) -> None:
+    """Make ``states`` one cluster: the first ``masters`` split the slots as redis-cli does,
+    the others replicate ``replica_of[i]`` (index of a master); every node knows every other,
+    config epochs are 1, 2, 3 ... in order, and the state is ok at once."""
+    replica_of = replica_of or {}
+    split = create_slot_split(masters)
+    now = states[0].engine.clock.time_ms()
+    total = len(states)
+    for st in states:
+        st.current_epoch = total
+    for i, st in enumerate(states):
+        st.myself.config_epoch = i + 1
+        for j, other in enumerate(states):
+            if other is st:
+                continue
+            me = other.myself
+            st.add_node(ClusterNode(me.id, ip=me.ip, port=me.port, cport=me.cport,
+                                    config_epoch=j + 1, link=True, pong_received=now,
+                                    created=now))
+    for st in states:
+        for m in range(masters):
+            owner = st.nodes[states[m].myself.id]
+            a, b = split[m]
+            for slot in range(a, b + 1):
+                st.slots[slot] = owner
+            owner.slots.update(range(a, b + 1))
+    for i, master in replica_of.items():
+        master_id = states[master].myself.id
+        for st in states:
+            node = st.nodes[states[i].myself.id]
+            if node.myself:
+                st.set_master_of(st.nodes[master_id])
+            else:
+                st.set_node_master(node, st.nodes[master_id])
+    for st in states:
+        st.force_ok()

@@ -353,7 +353,7 @@ def cluster_setslot_command(c: "Session", argv: list[bytes]) -> Any:
         if node is me and slot in st.importing:
             # A slot migrated by hand: a new epoch lets the new owner's claim win everywhere.
             if st.bump_epoch_without_consensus():
-                st.log.append(f"configEpoch updated after importing slot {slot}")
+                st.note(f"configEpoch updated after importing slot {slot}")
             del st.importing[slot]
         _changed(st)
         return OK
