@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...engine.clock import parse_duration
 from ..backend import DEFAULT_CLIENT, NeedsEngine
@@ -298,12 +298,13 @@ def _key_arg(shell: "Shell", args: list[str], usage: str) -> bytes | None:
     return args[0].encode("utf-8", "surrogateescape")
 
 
-def _embedded_db(shell: "Shell", what: str) -> tuple[object, object]:
-    backend = shell.backend
+def _embedded_db(shell: "Shell", what: str) -> tuple[Any, Any]:
+    """The engine and the client's database; NeedsEngine on a real server."""
+    backend: Any = shell.backend
     if getattr(backend, "kind", "") != "embedded":
         raise NeedsEngine(f"{what} reads the embedded engine's structures; a real server "
                           "does not show them (run redislab without --url)")
-    return backend.engine, backend.session(shell.client).db  # type: ignore[attr-defined]
+    return backend.engine, backend.session(shell.client).db
 
 
 def _mb(n: int) -> str:
@@ -395,7 +396,7 @@ def viz_meta(shell: "Shell", args: list[str]) -> None:
     engine, db = _embedded_db(shell, ":viz")
     from ..viz import visualize
 
-    frags = visualize(engine, db, key, _width())  # type: ignore[arg-type]
+    frags = visualize(engine, db, key, _width())
     if frags is None:
         shell.info(f"{args[0]}: no such key")
         return
@@ -425,11 +426,11 @@ def memory_meta(shell: "Shell", args: list[str]) -> None:
     from ..memview import memory_view
 
     engine, db = _embedded_db(shell, ":memory")
-    model = engine.extensions.get("memory")  # type: ignore[attr-defined]
-    if not introspect.is_live(db, key) or model is None:  # type: ignore[arg-type]
+    model = engine.extensions.get("memory")
+    if not introspect.is_live(db, key) or model is None:
         shell.info(f"{args[0]}: no such key")
         return
-    with engine.lock:  # type: ignore[attr-defined]
+    with engine.lock:
         bd = breakdown(model, db, key, 0)
     if bd is None:
         shell.info(f"{args[0]}: no such key")
@@ -473,7 +474,7 @@ def config_meta(shell: "Shell", args: list[str]) -> None:
         return
     from fnmatch import fnmatchcase
 
-    config = backend.engine.config  # type: ignore[attr-defined]
+    config = backend.engine.config
     rows = []
     for name in sorted({p.name for p in config.params.values()}):
         if not fnmatchcase(name, pattern):
@@ -512,7 +513,7 @@ def crash_meta(shell: "Shell", args: list[str]) -> None:
     if getattr(backend, "kind", "") != "embedded":
         backend.crash(kind)  # raises NeedsEngine with the reason
         return
-    engine = backend.engine  # type: ignore[attr-defined]
+    engine = backend.engine
     keys_before = sum(len(db.data) for db in engine.dbs)
     frags = [("info.title", f"{'power failure' if kind == 'power' else 'kill -9'}: "
                             f"{keys_before:,} key{'s' if keys_before != 1 else ''} in memory\n")]
@@ -526,12 +527,12 @@ def crash_meta(shell: "Shell", args: list[str]) -> None:
 
     unsubscribe = engine.bus.subscribe(seen)
     try:
-        backend.crash(kind)  # type: ignore[attr-defined]
+        backend.crash(kind)
     finally:
         unsubscribe()
     shell.client = DEFAULT_CLIENT
     shell.history.clear()
-    new = backend.engine  # type: ignore[attr-defined]
+    new = backend.engine
     keys_after = sum(len(db.data) for db in new.dbs)
     lost = keys_before - keys_after
     if lost_bytes and lost_bytes[0]:
@@ -551,19 +552,19 @@ def crash_meta(shell: "Shell", args: list[str]) -> None:
     shell.emit(frags)
 
 
-def _persistence_facts(engine: object, kind: str) -> tuple[list[str], bool]:
+def _persistence_facts(engine: Any, kind: str) -> tuple[list[str], bool]:
     """What the files hold right before a crash, and whether anything durable exists."""
-    p = getattr(engine, "extensions", {}).get("persistence")
+    p = engine.extensions.get("persistence")
     if p is None:
         return ["this engine has no persistence"], False
-    config = engine.config  # type: ignore[attr-defined]
-    now_s = engine.clock.time_ms() // 1000  # type: ignore[attr-defined]
+    config = engine.config
+    now_s = engine.clock.time_ms() // 1000
     lines = []
     rdb = p.disk.exists(p.rdb_name)
     rules = config["save"]
     rule_text = " ".join(f"{s} {c}" for s, c in rules) if rules else '"" (no automatic ' \
         'snapshots)'
-    changes = engine.dirty - p.dirty_at_save  # type: ignore[attr-defined]
+    changes = engine.dirty - p.dirty_at_save
     if rdb:
         lines.append(f"RDB: {p.rdb_name} saved {max(0, now_s - p.lastsave_s):,}s ago; "
                      f"{changes:,} changes since (save {rule_text})")
