@@ -425,8 +425,20 @@ def _namespace(env: CheckEnv) -> dict[str, Any]:
     def call(*args: Any) -> Any:
         return normalize(env.call(*args))
 
+    def replies(line: str = "") -> list[Any]:
+        """The replies the learner got, in order, to commands starting with ``line``."""
+        want = line.split()
+        out = []
+        for argv, reply in env.history:
+            words = [a.decode("utf-8", "replace") for a in argv[:len(want)]]
+            if len(words) == len(want) and all(
+                    w == x if i else w.upper() == x.upper()
+                    for i, (w, x) in enumerate(zip(words, want))):
+                out.append(normalize(reply))
+        return out
+
     ns = {
-        "keys": keys, "state": state, "ttl": ttl, "call": call,
+        "keys": keys, "state": state, "ttl": ttl, "call": call, "replies": replies,
         "exists": lambda name: state(name) is not None,
         "type": lambda name: (state(name) or {}).get("type"),
         "get": lambda name: (state(name) or {}).get("value"),

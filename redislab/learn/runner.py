@@ -124,7 +124,9 @@ class LessonRun:
         self.skip_reason = missing(tuple(self.lesson.requires) + tuple(step.requires))
         spec = parse_topology(self.lesson.topology_of(step))
         self.skip_reason = self.skip_reason or topology_missing(spec)
-        self.topo = None
+        if self.topo is not None:
+            self.topo.close()
+            self.topo = None
         if spec is not None and not self.skip_reason:
             self.topo = TopologyRun(spec, self.seed)
             self._follow_topology()
@@ -258,7 +260,13 @@ class LessonRun:
             if node is not None and node not in self.topo.node_names():
                 return Submission(refused=f"no node {node!r} (nodes: "
                                           f"{', '.join(self.topo.node_names())})")
-            done = self.topo.execute(argv, client or LEARNER, node)
+            try:
+                done = self.topo.execute(argv, client or LEARNER, node)
+            except ConnectionError:
+                where = node or self.topo.current
+                return Submission(refused=f"could not connect to {where} at "
+                                          f"{self.topo.address(where)}: connection refused "
+                                          "(the node is down)")
             self._follow_topology()
             return Submission(reply=done.reply, verdict=self.observe(argv, done.reply),
                               redirects=done.redirects)

@@ -207,7 +207,7 @@ class TopologyRun:
     Args:
         spec: what to build.
         seed: the attempt's seed (the simulation is deterministic for it).
-        topology: an already built topology (the REPL's), instead of building one.
+        topology: an already built topology, instead of building one.
     """
 
     def __init__(self, spec: TopologySpec, seed: int = 0, topology: Any = None) -> None:
@@ -216,7 +216,10 @@ class TopologyRun:
         self.topology = topology if topology is not None else build(spec, seed)
         self.current = self.default_node()
         self.sessions: dict[tuple[str, str], Any] = {}
-        self.clients: dict[str, Any] = {}
+
+    def close(self) -> None:
+        """Forget the nodes and their data directories."""
+        self.topology.close()
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -229,11 +232,10 @@ class TopologyRun:
 
     def data_nodes(self) -> list[str]:
         """The Redis servers (Sentinels left out)."""
-        return [n for n in self.node_names() if not self.is_sentinel(n)]
+        return list(self.topology.data_nodes())
 
     def is_sentinel(self, name: str) -> bool:
-        node = self.topology.nodes[name]
-        return bool(getattr(node, "sentinel", False)) or name.startswith("sentinel")
+        return bool(self.topology.node(name).sentinel)
 
     def engine_of(self, name: str) -> Any:
         return self.topology.node(name).engine
@@ -243,83 +245,130 @@ class TopologyRun:
         return self.engine_of(self.current)
 
     def alive(self, name: str) -> bool:
-        node = self.topology.node(name)
-        up = getattr(node, "alive", None)
-        if up is None:
-            up = getattr(node, "up", True)
-        return bool(up() if callable(up) else up)
+        return bool(self.topology.node(name).alive)
 
     def role(self, name: str) -> str:
         """``master``, ``slave``, ``sentinel`` or ``down``."""
-        if not self.alive(name):
-            return "down"
-        if self.is_sentinel(name):
-            return "sentinel"
-        reply = self._probe(name, b"ROLE")
-        if isinstance(reply, list) and reply:
-            first = reply[0]
-            return first.decode() if isinstance(first, bytes) else str(first)
-        return "master"
+        return str(self.topology.role(name))
 
     def primaries(self) -> list[str]:
         return [n for n in self.data_nodes() if self.role(n) == "master"]
 
     def default_node(self) -> str:
-        """Where writes go: the primary (after a failover, the promoted one)."""
-        names = self.data_nodes()
-        masters = [n for n in names if self.alive(n) and self.role(n) == "master"]
-        if len(masters) > 1 and self.spec.kind != "cluster":
-            # split brain: believe the Sentinels, as a Sentinel-aware client would
-            believed = self._sentinels_believe()
+        """Where writes go: the primary (after a failover, the promoted one; when two nodes
+        both say they are primaries, the one the Sentinels point at)."""
+        masters = self.primaries()
+        if len(masters) > 1 and not self.cluster:
+            believed = self.sentinels_believe()
             if believed in masters:
                 return believed
-        return (masters or names)[0]
+        if masters:
+            return masters[0]
+        return self.data_nodes()[0]
 
-    def _sentinels_believe(self) -> str | None:
+    def sentinels_believe(self) -> str | None:
+        """The node the live Sentinels name as the primary (the first one that answers)."""
         for name in self.node_names():
             if self.is_sentinel(name) and self.alive(name):
-                reply = self._probe(name, b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", b"mymaster")
-                if isinstance(reply, list) and reply:
-                    addr = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-                    for n in self.data_nodes():
-                        if n == addr or self._address(n) == addr:
-                            return n
+                reply = self.probe(name, b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", b"mymaster")
+                if isinstance(reply, list) and len(reply) == 2:
+                    node = self.by_address(_text(reply[0]), int(_text(reply[1])))
+                    if node is not None:
+                        return node
         return None
 
-    def _address(self, name: str) -> str:
-        node = self.topology.node(name)
-        return str(getattr(node, "host", getattr(node, "address", name)))
+    def by_address(self, host: str, port: int) -> str | None:
+        node = self.topology.by_address(host, port)
+        return None if node is None else str(node.name)
+
+    def address(self, name: str) -> str:
+        return str(self.topology.node(name).address)
 
     # -- clients -------------------------------------------------------------------------
 
     def session(self, client: str = "learner", node: str | None = None) -> Any:
-        """Client ``client``'s connection to ``node`` (the current node by default)."""
+        """Client ``client``'s connection to ``node`` (the current node by default).
+
+        Raises the topology's ``NodeDown`` when the node is not running."""
         node = node or self.current
         s = self.sessions.get((node, client))
         engine = self.engine_of(node)
         if s is None or s.closed or s.engine is not engine:
             s = self.topology.session(node)
-            if client:
-                s.name = client
+            s.name = client
             self.sessions[(node, client)] = s
         return s
 
     def execute(self, argv: list[bytes], client: str = "learner",
                 node: str | None = None) -> Executed:
-        """Run one command; in a cluster without an explicit node, follow redirects."""
-        if self.cluster and node is None:
-            c = self.clients.get(client)
-            if c is None:
-                c = self.clients[client] = self.topology.client(start=self.current)
-            result = c.execute(*argv)
-            reply = getattr(result, "reply", result)
-            redirects = [str(r) for r in getattr(result, "redirects", [])]
-            self.current = getattr(c, "node", self.current)
-            return Executed(reply, self.current, redirects)
+        """Run one command as ``client``. On a cluster, without an explicit node, MOVED and
+        ASK are followed as ``redis-cli -c`` does; ``WAIT`` lets simulated time pass until
+        the replicas answer or it times out, as a client waiting for the reply would.
+        Raises ``NodeDown`` when the node is not running."""
         target = node or self.current
-        return Executed(self.session(client, target).execute_argv(argv), target)
+        redirects: list[str] = []
+        for _ in range(MAX_REDIRECTS):
+            session = self.session(client, target)
+            reply = session.execute_argv(argv)
+            if _is_blocked(reply) and argv and argv[0].upper() in (b"WAIT", b"WAITAOF"):
+                reply = self.wait_for(session, reply)
+            redirect = None if node is not None or not self.cluster else \
+                self.redirect_of(reply)
+            if redirect is None:
+                return Executed(reply, target, redirects)
+            kind, slot, where = redirect
+            redirects.append(f"-> {kind} {slot} to node {where}")
+            if kind == "ASK":
+                self.session(client, where).execute_argv([b"ASKING"])
+            else:
+                self.current = where
+            target = where
+        return Executed(reply, target, redirects)
 
-    def _probe(self, node: str, *argv: bytes) -> Any:
+    def wait_for(self, session: Any, blocked: Any) -> Any:
+        """Let simulated time pass until ``session``'s blocked command is answered."""
+        got: list[Any] = []
+        previous = session.on_unblocked
+        session.on_unblocked = lambda s, reply: got.append(reply)
+        try:
+            deadline = blocked.deadline_ms or self.now_ms() + int(WAIT_LIMIT_S * 1000)
+            # timeouts are answered by the periodic work, which runs every 100 ms at most
+            deadline += 200
+            while not got and self.now_ms() < deadline and not session.closed:
+                self.topology.advance(0.01)
+        finally:
+            session.on_unblocked = previous
+        return got[0] if got else blocked
+
+    def redirect_of(self, reply: Any) -> tuple[str, int, str] | None:
+        """(``MOVED``/``ASK``, slot, node name) for a redirect reply, else None."""
+        from ..protocol.reply import ErrorReply
+
+        if not isinstance(reply, ErrorReply):
+            return None
+        words = reply.message.split()
+        if len(words) != 3 or words[0] not in ("MOVED", "ASK") or not words[1].isdigit():
+            return None
+        host, _, port = words[2].rpartition(":")
+        name = self.by_address(host, int(port)) if port.isdigit() else None
+        return None if name is None else (words[0], int(words[1]), name)
+
+    def owner(self, key: bytes) -> str | None:
+        """The node serving ``key``'s slot, as the live nodes' cluster maps say."""
+        slot = key_slot(key)
+        for name in self.data_nodes():
+            if not self.alive(name):
+                continue
+            reply = self.probe(name, b"CLUSTER", b"SHARDS")
+            owner = _shard_owner(reply, slot)
+            if owner is not None:
+                return self.by_address(*owner)
+        return None
+
+    def probe(self, node: str, *argv: bytes) -> Any:
+        """A look at ``node`` that changes nothing (None when it is down)."""
+        if not self.alive(node):
+            return None
         engine = self.engine_of(node)
         s = engine.session(name="redislab-check")
         s.no_touch = True
@@ -328,35 +377,47 @@ class TopologyRun:
         finally:
             engine.close_session(s)
 
+    def now_ms(self) -> int:
+        return int(self.topology.now_ms())
+
     # -- lines ---------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
         self.topology.advance(seconds)
 
     def act(self, words: list[str]) -> str:
-        """Do a topology line (``[":kill", "primary"]``); returns what happened, in words."""
+        """Do a topology line (``[":kill", "primary"]``); returns what happened, in words.
+        ValueError says why it cannot be done."""
         problem = check_line(words)
         if problem:
             raise ValueError(problem)
         word = words[0].lstrip(":").lower()
         args = words[1:]
         t = self.topology
-        names = [a for a in args if a != "|"]
-        if word in ("kill", "restart", "node", "partition", "delay") or (
-                word == "failover" and args):
-            nodes = names[:2] if word == "delay" else names
-            problem = check_names(t, nodes)
-            if problem:
-                raise ValueError(problem)
+        nodes = [a for a in args if a != "|"]
+        if word == "delay":
+            nodes = args[:2]
+        elif word == "reshard":
+            nodes = args[1:]
+        problem = check_names(t, nodes)
+        if problem:
+            raise ValueError(problem)
+        try:
+            return self._act(word, args)
+        except KeyError as e:
+            raise ValueError(str(e.args[0]) if e.args else str(e)) from None
+
+    def _act(self, word: str, args: list[str]) -> str:
+        t = self.topology
         if word == "kill":
             t.kill(args[0])
-            return f"{args[0]} is down"
+            return f"{args[0]} is down (killed)"
         if word == "restart":
             t.restart(args[0])
-            return f"{args[0]} restarted"
+            return f"{args[0]} restarted from its data directory"
         if word == "node":
             self.current = args[0]
-            return f"now talking to {args[0]}"
+            return f"now talking to {args[0]} ({self.address(args[0])}, {self.role(args[0])})"
         if word == "partition":
             cut = args.index("|")
             t.partition(args[:cut], args[cut + 1:])
@@ -367,25 +428,18 @@ class TopologyRun:
         if word == "delay":
             ms = parse_duration(args[2]) * 1000
             t.delay(args[0], args[1], ms)
-            return f"link {args[0]} <-> {args[1]} now takes {ms:g} ms"
+            return f"the link {args[0]} - {args[1]} now takes {ms:g} ms each way"
         if word == "failover":
-            return self._failover(args[0] if args else None)
+            promoted = t.failover(args[0]) if args else t.failover()
+            return f"failover: {promoted} is the primary now"
         if word == "reshard":
-            slots = int(args[0])
-            problem = check_names(t, args[1:])
-            if problem:
-                raise ValueError(problem)
-            t.reshard(slots, args[1], args[2])
-            return f"{slots} slots moved from {args[1]} to {args[2]}"
+            reshard = getattr(t, "reshard", None)
+            if reshard is None:
+                raise ValueError(":reshard needs a cluster")
+            moved = reshard(int(args[0]), args[1], args[2])
+            return f"{args[0]} slots moved from {args[1]} to {args[2]}" + \
+                (f" ({moved})" if isinstance(moved, str) else "")
         raise ValueError(word)
-
-    def _failover(self, node: str | None) -> str:
-        t = self.topology
-        failover = getattr(t, "failover", None)
-        if failover is None:
-            raise ValueError("this topology cannot fail over")
-        promoted = failover(node) if node else failover()
-        return f"failover: {promoted or node} is the primary now"
 
     # -- checks --------------------------------------------------------------------------
 
@@ -395,6 +449,44 @@ class TopologyRun:
 
     def describe(self) -> str:
         return str(self.topology.describe())
+
+
+MAX_REDIRECTS = 5
+# WAIT 1 0 waits for ever; a learner's waits for ever stop after this much simulated time.
+WAIT_LIMIT_S = 60.0
+
+
+def _is_blocked(reply: Any) -> bool:
+    from ..engine.session import Blocked
+
+    return type(reply) is Blocked
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _shard_owner(reply: Any, slot: int) -> tuple[str, int] | None:
+    """The (host, port) of the primary serving ``slot`` in a CLUSTER SHARDS reply."""
+    if not isinstance(reply, list):
+        return None
+    for shard in reply:
+        info = _pairs(shard)
+        ranges = info.get("slots") or []
+        if not any(int(ranges[i]) <= slot <= int(ranges[i + 1])
+                   for i in range(0, len(ranges) - 1, 2)):
+            continue
+        for node in info.get("nodes") or []:
+            n = _pairs(node)
+            if _text(n.get("role", "")) == "master":
+                return _text(n.get("ip", "127.0.0.1")), int(n.get("port", 0))
+    return None
+
+
+def _pairs(value: Any) -> dict[str, Any]:
+    items = list(value) if not isinstance(value, dict) else \
+        [x for kv in value.items() for x in kv]
+    return {_text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
 
 
 # ------------------------------------------------------------------------------------------
@@ -461,9 +553,7 @@ def expression_names(topo: TopologyRun, normalize: Callable[[Any], Any]) -> dict
     def call_on(node: str, *command: Any) -> Any:
         if node not in topo.node_names():
             raise ValueError(f"no node {node!r}")
-        if not topo.alive(node):
-            return None
-        return normalize(topo._probe(node, *[_b(c) for c in command]))
+        return normalize(topo.probe(node, *[_b(c) for c in command]))
 
     def keys_on(node: str, pattern: str = "*") -> list[str]:
         reply = call_on(node, "KEYS", pattern)
@@ -489,6 +579,6 @@ def _b(value: Any) -> bytes:
 
 def key_slot(key: bytes) -> int:
     """The hash slot of ``key`` (CRC16 of the key or of its hash tag, modulo 16384)."""
-    from ..engine import cluster as engine_cluster  # type: ignore[attr-defined]
+    from ..engine.cluster import key_hash_slot
 
-    return int(engine_cluster.key_slot(key))
+    return key_hash_slot(key)
