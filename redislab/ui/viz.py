@@ -12,6 +12,7 @@ binary or huge values draw like any other.
 from __future__ import annotations
 
 import math
+import sys
 import textwrap
 from bisect import bisect_left
 from itertools import islice
@@ -51,7 +52,9 @@ def _fit(line: str, width: int) -> str:
 
 
 def _num(n: float) -> str:
-    return f"{int(n):,}" if n == int(n) and abs(n) < 1e15 else f"{n:.6g}"
+    if not math.isfinite(n):
+        return "inf" if n > 0 else "-inf" if n < 0 else "nan"
+    return f"{int(n):,}" if abs(n) < 1e15 and n == int(n) else f"{n:.6g}"
 
 
 def _size(n: int) -> str:
@@ -88,7 +91,8 @@ def visualize(engine: Any, db: "Database", key: bytes, width: int) -> Fragments 
     """The drawing of ``key`` in ``db``, or None when the key does not exist."""
     from ..engine import introspect
     from ..engine.structures.stream import Stream
-    from ..engine.values import HashValue, ListValue, SetValue, ZSetValue, as_bytes
+    from ..engine.values import (HashValue, ListValue, SetValue, ZSetValue, as_bytes,
+                                 encoding_of)
 
     if not introspect.is_live(db, key):
         return None
@@ -107,7 +111,7 @@ def visualize(engine: Any, db: "Database", key: bytes, width: int) -> Fragments 
     elif t is Stream:
         _stream(d, name, value)
     elif t is bytes or type(value).__name__ == "MutableString":
-        _string(d, engine, name, as_bytes(value))
+        _string(d, engine, name, as_bytes(value), encoding_of(value))
     else:
         info = introspect.key_info(db, key)
         d.title(f"{name}: {info.type if info else 'value'}, {info.encoding if info else ''}")
@@ -183,14 +187,23 @@ def _zset(d: Drawing, engine: Any, name: str, z: Any) -> None:
         return
     lo, hi = order[0][0], order[-1][0]
     d.line(f"scores {_num(lo)} .. {_num(hi)}")
+    # The finite range: infinite scores sit at the ends of the bars and outside the histogram.
+    first = order.bisect_left((-sys.float_info.max, b""))
+    last = order.bisect_left((math.inf, b"")) - 1
+    if first <= last:
+        lo, hi = order[first][0], order[last][0]
     top = min(10, n)
     d.line(f"top {top} by score (ZREVRANGE 0 {top - 1} WITHSCORES)", "info.title")
     namew = max(8, min(24, d.width // 4))
     barw = max(6, d.width - namew - 32)
-    span = hi - lo if hi > lo else 1.0
+    base = lo if math.isfinite(lo) else 0.0
+    span = hi - lo if math.isfinite(hi - lo) else 0.0
     for rank in range(top):
         score, member = order[n - 1 - rank]
-        frac = (score - lo) / span if hi > lo else 1.0
+        if not math.isfinite(score):
+            frac = 1.0 if score > 0 else 0.0
+        else:
+            frac = (score - base) / span if span > 0 else 1.0
         d.line(f"  #{rank + 1:<3} {show(member, namew - 2):<{namew}} {_num(score):>14} "
                f"{bar(frac, barw)}")
     if n > 2 * top:
@@ -198,7 +211,7 @@ def _zset(d: Drawing, engine: Any, name: str, z: Any) -> None:
         for rank in range(n - 3, n):
             score, member = order[n - 1 - rank]
             d.line(f"  #{rank + 1:<3,} {show(member, namew - 2):<{namew}} {_num(score):>14}")
-    if n >= 20 and hi > lo and all(map(math.isfinite, (lo, hi))):
+    if n >= 20 and hi > lo and math.isfinite(hi - lo):
         _score_histogram(d, order, lo, hi, n)
     if z.encoding == "skiplist":
         _levels(d, order, n)
@@ -297,14 +310,12 @@ def _set(d: Drawing, engine: Any, name: str, s: Any) -> None:
 # ------------------------------------------------------------------------------------------
 # Strings and HyperLogLogs
 
-def _string(d: Drawing, engine: Any, name: str, data: bytes) -> None:
+def _string(d: Drawing, engine: Any, name: str, data: bytes, enc: str) -> None:
     from ..engine.structures import hyperloglog as hll
-    from ..engine.values import string_encoding
 
     if hll.is_hll(data):
         _hll(d, engine, name, data)
         return
-    enc = string_encoding(data) if len(data) <= 44 else "raw"
     d.title(f"{name}: string, {enc}, {len(data):,} bytes")
     if enc == "int":
         d.dim("stored as a 64-bit integer in the object itself (INCR works on it in place)")

@@ -224,6 +224,24 @@ def test_viz_content(shell: Shell, say: Say) -> None:
     assert "intset" in say(":viz ints")
 
 
+def test_viz_odd_values(shell: Shell, say: Say) -> None:
+    s = shell.backend.session(shell.client)
+    s.execute("ZADD", "zi", "-inf", "a", "inf", "b", *[x for i in range(30)
+                                                       for x in (str(i), f"m{i}")])
+    s.execute("XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM")
+    s.execute("SET", "badhll", b"HYLL\x01" + bytes(11) + b"\x7f\xff\x7f\xff")
+    s.execute("SET", b"\xff\x00key", "v")
+    s.execute("SET", "grown", "ab")
+    s.execute("APPEND", "grown", "c")
+    out = say(":viz zi")
+    assert "scores -inf .. inf" in out and '#32  "a"' in out and "score distribution" in out
+    assert "stream, 0 entries in 0 listpack nodes" in say(":viz empty")
+    assert "PFCOUNT would answer INVALIDOBJ" in say(":viz badhll")
+    assert say(':viz "\\xff\\x00key"').startswith('"\\xff\\x00key": string, embstr, 1 bytes')
+    assert say(":viz grown").startswith('"grown": string, raw, 3 bytes')
+    assert "sampling" not in say(":memory empty")
+
+
 def test_viz_bad_input(say: Say) -> None:
     assert say(":viz") == "usage: :viz KEY\n"
     assert say(":viz a b") == "usage: :viz KEY\n"

@@ -295,7 +295,15 @@ def _key_arg(shell: "Shell", args: list[str], usage: str) -> bytes | None:
     if len(args) != 1:
         shell.error(f"usage: {usage}")
         return None
-    return args[0].encode("utf-8", "surrogateescape")
+    key = args[0].encode("utf-8", "surrogateescape")
+    # A quoted "\xff" reaches us as the character U+00FF: if the UTF-8 spelling names no
+    # key, the bytes as typed (one per character) may.
+    if any("\x80" <= c <= "\xff" for c in args[0]) and all(c <= "\xff" for c in args[0]) \
+            and shell.backend.key_info(shell.client, key) is None:
+        raw = args[0].encode("latin-1")
+        if shell.backend.key_info(shell.client, raw) is not None:
+            return raw
+    return key
 
 
 def _embedded_db(shell: "Shell", what: str) -> tuple[Any, Any]:
@@ -593,8 +601,9 @@ def _persistence_facts(engine: Any, kind: str) -> tuple[list[str], bool]:
 _EDITED: "weakref.WeakKeyDictionary[Shell, str]" = weakref.WeakKeyDictionary()
 
 
-@meta("edit", "", "write one command in $EDITOR (e.g. EVAL with a multi-line script); it "
-      "runs when the editor exits")
+@meta("edit", "", "write one command in $EDITOR (e.g. EVAL with a multi-line script): the "
+      "file is one command, quoted arguments keep their newlines; it runs when the editor "
+      "exits with status 0")
 def edit_meta(shell: "Shell", args: list[str]) -> None:
     import os
     import shlex
