@@ -663,6 +663,7 @@ class ClusterState:
         self.add_node(node)
         self._send(node, "meet")
         node.ping_sent = now
+        self.last_ping_ms = now
 
     def cron(self) -> None:
         """clusterCron, called ten times a second: pings, failure detection, failover."""
@@ -825,6 +826,10 @@ class ClusterState:
                         break
                 else:
                     return
+            for n in list(self.nodes.values()):
+                if n.handshake and n.ip == msg.ip and n.port == msg.port:
+                    # We were shaking hands with a node we know by now under its real name.
+                    self.del_node(n)
             sender.link = True
             sender.ip, sender.port, sender.cport = msg.ip, msg.port, msg.cport
             sender.repl_offset = msg.offset
