@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..engine.commands.connection import client_info_line, client_type
 from ..engine.session import Blocked, Session
 from ..protocol.reply import NO_REPLY
-from ..protocol.resp import ProtocolError, RequestParser, encode
+from ..protocol.resp import ProtocolError, encode
+from .requests import ServerRequestParser
 
 if TYPE_CHECKING:
     from .listener import Server
@@ -35,7 +36,7 @@ class ClientConnection(asyncio.Protocol):
         self.engine = server.engine
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
-        self.parser = RequestParser(self.engine.config["proto-max-bulk-len"])
+        self.parser = ServerRequestParser(self.engine.config["proto-max-bulk-len"])
         self.processing = False
         self.waiting = False          # blocked on a command
         self.closing = False
@@ -98,9 +99,12 @@ class ClientConnection(asyncio.Protocol):
         self.processing = True
         out = self.out
         try:
+            parser = self.parser
             while not self.waiting and not self.closing:
+                # Before AUTH, Redis caps request sizes (authRequired in networking.c).
+                parser.authenticated = session.authenticated
                 try:
-                    argv = self.parser.next_command()
+                    argv = parser.next_command()
                 except ProtocolError as e:
                     self._flush_outbox()
                     out += b"-ERR " + _error_text(e) + b"\r\n"

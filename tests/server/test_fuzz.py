@@ -20,6 +20,7 @@ import pytest
 from redislab.protocol import ErrorReply, ReplyParser, encode_command
 
 from ..support.real_redis import RawClient, RedisServer
+from .conftest import RunningServer
 
 TOTAL_FRAMES = 100_000
 FRAMES_PER_CONNECTION = 100
@@ -285,3 +286,51 @@ def test_nul_bytes_hide_line_ends_as_in_redis(redis_server: RedisServer, served)
              b"*1\r\n$\x004\r\n", b"*1\r\n\x003\r\nGET\r\n", b"*2\r\n$4\r\nECHO\r\n$3\r\na\x00b\r\n"]
     for data in cases:
         assert exchange(served.port, data) == exchange(redis_server.port, data), data
+
+
+def test_server_parser_reads_every_batch_as_the_general_parser_does() -> None:
+    """The server's fast path and the general parser agree on every fuzz batch, fed in
+    random pieces: same commands, same error at the same point."""
+    from redislab.protocol.resp import ProtocolError, RequestParser
+    from redislab.server.requests import ServerRequestParser
+
+    def run(parser: RequestParser, pieces: list[bytes]) -> list[object]:
+        out: list[object] = []
+        try:
+            for piece in pieces:
+                parser.feed(piece)
+                while (cmd := parser.next_command()) is not None:
+                    out.append(cmd)
+        except ProtocolError as e:
+            out.append(("error", str(e)))
+        return out
+
+    rng = random.Random(11)
+    for batch in make_batches()[::4]:
+        data = batch.data()
+        cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 6))))
+        pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+        for authenticated in (True, False):
+            general, fast = RequestParser(PROTO_MAX_BULK_LEN), ServerRequestParser(
+                PROTO_MAX_BULK_LEN)
+            general.authenticated = fast.authenticated = authenticated
+            assert run(fast, pieces) == run(general, pieces), batch.tag
+
+
+@pytest.mark.real
+def test_unauthenticated_request_limits_match_redis() -> None:
+    real = RedisServer()
+    ours = RunningServer()
+    try:
+        for port in (real.port, ours.port):
+            setup = RawClient(port)
+            assert setup.execute("CONFIG", "SET", "requirepass", "secret") == "OK"
+            setup.close()
+        for data in [b"*11\r\n", b"*10\r\n$4\r\nPING\r\n", b"*1\r\n$16385\r\n",
+                     b"*1\r\n$16384\r\n", b"PING\r\n*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*11\r\n",
+                     b"*2\r\n$4\r\nAUTH\r\n$6\r\nsecret\r\n*1\r\n$16385\r\n" + b"x" * 16385
+                     + b"\r\n"]:
+            assert exchange(ours.port, data) == exchange(real.port, data), data
+    finally:
+        real.stop()
+        ours.stop()
