@@ -31,6 +31,10 @@ HASH_PLAYERS_MAX = 100_000
 class LoadError(Exception):
     """A dataset could not be loaded (bad size, or the server refused a write)."""
 
+    def __init__(self, message: str, keys_now: int | None = None) -> None:
+        super().__init__(message)
+        self.keys_now = keys_now      # keys in the database when loading stopped
+
 
 # ------------------------------------------------------------------------------------------
 # Sinks
@@ -292,6 +296,22 @@ class LoadReport:
     commands: int
     fast: bool
     interrupted: bool = False
+    evicted: int = 0
+
+
+def _evicted(backend: Any, client: str) -> int | None:
+    engine = getattr(backend, "engine", None)
+    if engine is not None and getattr(backend, "kind", "") == "embedded":
+        return int(engine.stats.evicted_keys)
+    try:
+        (reply,) = backend.run_batch([[b"INFO", b"stats"]], client)
+    except Exception:
+        return None
+    if isinstance(reply, (bytes, bytearray)):
+        for line in bytes(reply).splitlines():
+            if line.startswith(b"evicted_keys:"):
+                return int(line.split(b":", 1)[1])
+    return None
 
 
 def _used_memory(backend: Any, client: str) -> int | None:
@@ -325,6 +345,7 @@ def load(backend: Any, client: str, dataset: Dataset, count: int, *,
     try:
         keys_before = backend.key_count(client)
         memory_before = _used_memory(backend, client)
+        evicted_before = _evicted(backend, client)
         now = backend.now_ms()
         stale = dataset.keys(count, now)
         sink = make_sink(backend, client)
@@ -342,9 +363,14 @@ def load(backend: Any, client: str, dataset: Dataset, count: int, *,
             sink.pending.clear()
             if isinstance(sink, EngineSink):
                 sink.finish(lambda what: None)
+        except LoadError as e:
+            raise LoadError(str(e), backend.key_count(client)) from None
         keys_after = backend.key_count(client)
         memory_after = _used_memory(backend, client)
+        evicted_after = _evicted(backend, client)
     finally:
         backend.recording = recording
+    evicted = evicted_after - evicted_before \
+        if evicted_before is not None and evicted_after is not None else 0
     return LoadReport(dataset.name, count, keys_before, keys_after, memory_before,
-                      memory_after, sink.commands, sink.fast, interrupted)
+                      memory_after, sink.commands, sink.fast, interrupted, evicted)

@@ -137,6 +137,20 @@ def test_pageviews_counters_uniques_and_stream(shell: Shell, say: Say) -> None:
     assert uniques and _cmd(shell, "PFCOUNT", uniques[0]) > 0
 
 
+def test_load_under_maxmemory(say: Say, shell: Shell) -> None:
+    say(":config maxmemory 3mb")
+    assert isinstance(datasets.make_sink(shell.backend, shell.client), datasets.CommandSink)
+    out = say(":load sessions 50000").split("\r")[-1]
+    keys = _cmd(shell, "DBSIZE")
+    assert out == ("stopped loading sessions: HSET refused: OOM command not allowed when used "
+                   f"memory > 'maxmemory'. ({keys:,} keys now)\n")
+    say(":config maxmemory-policy allkeys-lru")
+    out = say(":load sessions 50000").split("\r")[-1]
+    assert out.startswith("loaded sessions: 50,000 sessions; keys ")
+    evicted = _cmd(shell, "INFO", "stats").split(b"evicted_keys:")[1].split(b"\r")[0]
+    assert f"; {int(evicted):,} keys evicted on the way (maxmemory)" in out
+
+
 def test_load_in_piped_mode_prints_only_the_summary(tmp_path: Path) -> None:
     out = io.BytesIO()
     run_piped([b":load sessions 250\n", b"DBSIZE\n"], Options(manual_clock=True), out)

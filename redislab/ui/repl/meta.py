@@ -378,7 +378,10 @@ def load_meta(shell: "Shell", args: list[str]) -> None:
                                progress=bar.update)
     except datasets.LoadError as e:
         bar.clear()
-        shell.error(str(e))
+        if e.keys_now is None:
+            shell.error(str(e))
+        else:
+            shell.error(f"stopped loading {ds.name}: {e} ({e.keys_now:,} keys now)")
         return
     bar.clear()
     took = time.perf_counter() - started
@@ -389,6 +392,8 @@ def load_meta(shell: "Shell", args: list[str]) -> None:
     if report.memory_before is not None and report.memory_after is not None:
         text += (f"; memory {_mb(report.memory_after - report.memory_before)} "
                  f"(used_memory {report.memory_after:,})")
+    if report.evicted:
+        text += f"; {report.evicted:,} keys evicted on the way (maxmemory)"
     if shell.interactive:
         text += f"; {took:.1f}s"
     shell.emit([("info.ok" if not report.interrupted else "info.error", text + "\n")])
