@@ -407,3 +407,16 @@ def test_meet_and_gossip_join_nodes() -> None:
         assert len(nodes.splitlines()) == 3 and "handshake" not in nodes
     assert sessions[1].execute("CLUSTER", "FORGET", states[2].myself.id) == "OK"
     assert len(sessions[1].execute("CLUSTER", "NODES").splitlines()) == 2
+
+
+def test_saveconfig_writes_nodes_conf(tmp_path: Any) -> None:
+    e = Engine(ManualClock(), config={"cluster-enabled": "yes", "port": "7000",
+                                      "dir": str(tmp_path)})
+    s = e.session()
+    s.execute("CLUSTER", "ADDSLOTSRANGE", "0", "99")
+    s.execute("CLUSTER", "SET-CONFIG-EPOCH", "3")
+    assert s.execute("CLUSTER", "SAVECONFIG") == "OK"
+    text = (tmp_path / "nodes.conf").read_text()
+    myid = s.execute("CLUSTER", "MYID").decode()
+    assert text == (f"{myid} :7000@17000 myself,master - 0 0 3 connected 0-99\n"
+                    "vars currentEpoch 3 lastVoteEpoch 0\n")

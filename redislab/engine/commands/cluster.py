@@ -7,6 +7,7 @@ error, after the arity check, exactly as a standalone redis-server does.
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import TYPE_CHECKING, Any
 
 from ...protocol.reply import OK, ErrorReply, MapReply, Status, Verbatim
@@ -434,7 +435,7 @@ def cluster_failover_command(c: "Session", argv: list[bytes]) -> Any:
         else:
             raise ErrorReply(errors.SYNTAX)
     elif len(argv) > 3:
-        raise ErrorReply(errors.SYNTAX)
+        raise _syntax(argv[1])
     me = st.myself
     if me.master:
         raise ErrorReply("ERR You should send CLUSTER FAILOVER to a replica")
@@ -487,6 +488,23 @@ def cluster_set_config_epoch_command(c: "Session", argv: list[bytes]) -> Any:
     st.myself.config_epoch = epoch
     if st.current_epoch < epoch:
         st.current_epoch = epoch
+    return OK
+
+
+def cluster_saveconfig_command(c: "Session", argv: list[bytes]) -> Any:
+    st = _state(c)
+    cfg = c.engine.config
+    path = os.path.join(cfg["dir"], cfg["cluster-config-file"])
+    text = st.nodes_text() + (f"vars currentEpoch {st.current_epoch} "
+                              f"lastVoteEpoch {st.last_vote_epoch}\n")
+    try:
+        tmp = path + ".tmp-redislab"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ErrorReply(f"ERR error saving the cluster node config: {e.strerror or e}") \
+            from None
     return OK
 
 
