@@ -121,8 +121,11 @@ class EngineSink(CommandSink):
 def make_sink(backend: Any, client: str) -> CommandSink:
     """The fastest sink that loads exactly what the commands would."""
     engine = getattr(backend, "engine", None)
+    # The gate is up whenever something must see each command: the AOF or a replica feed,
+    # maxmemory, MONITOR, ACL rules, a pause (and the REPL's recording, off while loading).
     if getattr(backend, "kind", "") == "embedded" and engine is not None \
-            and not engine.propagate_hooks and not engine.config["maxmemory"]:
+            and not engine.gate and not engine.propagate_hooks \
+            and not engine.config["maxmemory"]:
         return EngineSink(backend, client)
     return CommandSink(backend, client)
 
@@ -349,12 +352,12 @@ def load(backend: Any, client: str, dataset: Dataset, count: int, *,
         now = backend.now_ms()
         stale = dataset.keys(count, now)
         sink = make_sink(backend, client)
-        for i in range(0, len(stale), 1000):
-            sink.command(b"DEL", *stale[i:i + 1000])
-        sink.flush()
         rng = random.Random(f"{dataset.name}:{seed}")
         interrupted = False
         try:
+            for i in range(0, len(stale), 1000):
+                sink.command(b"DEL", *stale[i:i + 1000])
+            sink.flush()
             for done in dataset.generate(sink, count, rng, now, flags):
                 progress(done, count, "loading")
             sink.finish(lambda what: progress(count, count, what))

@@ -84,6 +84,7 @@ def test_load_is_deterministic() -> None:
 def test_fast_path_loads_what_the_commands_load(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, _ = _fresh()
     slow, _ = _fresh()
+    fast.set_annotate("off")   # as while loading: nothing records the commands
     sink = datasets.make_sink(fast.backend, fast.client)
     assert isinstance(sink, datasets.EngineSink)
     fast.handle(":load leaderboard 3000")
@@ -147,8 +148,33 @@ def test_load_under_maxmemory(say: Say, shell: Shell) -> None:
     say(":config maxmemory-policy allkeys-lru")
     out = say(":load sessions 50000").split("\r")[-1]
     assert out.startswith("loaded sessions: 50,000 sessions; keys ")
-    evicted = _cmd(shell, "INFO", "stats").split(b"evicted_keys:")[1].split(b"\r")[0]
-    assert f"; {int(evicted):,} keys evicted on the way (maxmemory)" in out
+    evicted = shell.backend.engine.stats.evicted_keys
+    assert f"; {evicted:,} keys evicted on the way (maxmemory)" in out
+
+
+def test_load_needs_a_free_client(shell: Shell, say: Say) -> None:
+    say("MULTI")
+    assert say(":load sessions 10").startswith("client default is in a transaction, blocked "
+                                               "or subscribed")
+    say("DISCARD")
+    say("SUBSCRIBE news")
+    assert "subscribed" in say(":load sessions 10")
+    say(":client loader")
+    say("ACL SETUSER default on nopass ~* &* +@all")
+    say(":load leaderboard 100")
+    assert _cmd(shell, "ZCARD", "leaderboard") == 100
+
+
+def test_acl_rules_make_load_use_commands(shell: Shell, say: Say) -> None:
+    say("ACL SETUSER reader on >pw ~* +@read")
+    say("AUTH reader pw")
+    shell.set_annotate("off")
+    assert isinstance(datasets.make_sink(shell.backend, shell.client), datasets.CommandSink)
+    assert not isinstance(datasets.make_sink(shell.backend, shell.client),
+                          datasets.EngineSink)
+    out = say(":load leaderboard 100").split("\r")[-1]
+    assert out.startswith("stopped loading leaderboard: DEL refused: NOPERM")
+    assert _cmd(shell, "EXISTS", "leaderboard") == 0
 
 
 def test_load_in_piped_mode_prints_only_the_summary(tmp_path: Path) -> None:

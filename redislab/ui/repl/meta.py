@@ -371,6 +371,12 @@ def load_meta(shell: "Shell", args: list[str]) -> None:
                         + "".join(f" [{f}]" for f in ds.flags)
                         + f" (count: 1 to {ds.maximum:,} {ds.unit})")
             return
+    session = shell.backend.session(shell.client)
+    if session.multi is not None or session.blocked is not None or session.channels \
+            or session.patterns or session.shard_channels:
+        shell.error(f"client {shell.client} is in a transaction, blocked or subscribed: "
+                    ":load needs a client free to run commands (:client other)")
+        return
     bar = ProgressLine(shell.write, f"loading {ds.name}", ds.unit, enabled=shell.interactive)
     started = time.perf_counter()
     try:
