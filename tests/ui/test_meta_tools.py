@@ -139,15 +139,15 @@ def test_pageviews_counters_uniques_and_stream(shell: Shell, say: Say) -> None:
 
 
 def test_load_under_maxmemory(say: Say, shell: Shell) -> None:
-    say(":config maxmemory 3mb")
+    say(":config maxmemory 1300kb")
     assert isinstance(datasets.make_sink(shell.backend, shell.client), datasets.CommandSink)
-    out = say(":load sessions 50000").split("\r")[-1]
+    out = say(":load sessions 4000").split("\r")[-1]
     keys = _cmd(shell, "DBSIZE")
     assert out == ("stopped loading sessions: HSET refused: OOM command not allowed when used "
                    f"memory > 'maxmemory'. ({keys:,} keys now)\n")
     say(":config maxmemory-policy allkeys-lru")
-    out = say(":load sessions 50000").split("\r")[-1]
-    assert out.startswith("loaded sessions: 50,000 sessions; keys ")
+    out = say(":load sessions 4000").split("\r")[-1]
+    assert out.startswith("loaded sessions: 4,000 sessions; keys ")
     evicted = shell.backend.engine.stats.evicted_keys
     assert f"; {evicted:,} keys evicted on the way (maxmemory)" in out
 
