@@ -601,6 +601,9 @@ def _persistence_facts(engine: Any, kind: str) -> tuple[list[str], bool]:
         when = f"{max(0, now_s - aof.last_fsync_s):,}s ago" if aof.last_fsync_s else "never"
         lines.append(f"AOF: appendfsync {policy}, last fsync {when}; "
                      f"{unsynced + len(aof.buf):,} bytes not fsynced")
+        if policy == "no" and kind == "power":
+            lines.append("appendfsync no leaves syncing to the kernel, which writes back data "
+                         "older than about 30s")
         if kind == "process":
             lines.append("kill -9 keeps what reached the page cache: every write the AOF "
                          "made survives")
