@@ -20,7 +20,8 @@ __all__ = ["history_path", "make_history", "FilteredFileHistory", "is_secret",
 
 # Lines starting with these never reach the history file (redis-cli skips them too).
 SECRET_COMMANDS = ("auth", "hello", "acl setuser", "config set masterauth",
-                   "config set requirepass", "migrate")
+                   "config set requirepass", "migrate", ":config requirepass",
+                   ":config masterauth")
 
 
 def is_secret(line: str) -> bool:
