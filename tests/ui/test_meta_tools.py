@@ -16,6 +16,7 @@ import pytest
 from redislab.ui import datasets
 from redislab.ui.batch import make_backend, run_piped
 from redislab.ui.repl.completer import candidates
+from redislab.ui.repl.history import is_secret
 from redislab.ui.repl.shell import Shell
 from redislab.ui.startup import Options
 from redislab.ui.theme import plain
@@ -334,6 +335,12 @@ def test_config_shows_values_defaults_and_changes(shell: Shell, say: Say) -> Non
     say(":config save 900 1 300 10")
     assert config.rendered("save") == "900 1 300 10"
     assert "requirepass" in say(":config requirepass")
+    say(":config requirepass s3cret")
+    out = say(":config requirepass")
+    assert "s3cret" not in out and "(set)" in out
+    assert out.splitlines()[1].startswith("* requirepass")
+    assert is_secret(":config requirepass s3cret")  # kept out of the history file
+    say("AUTH s3cret")
     assert say(":config nosuch").startswith("no parameter matches *nosuch*")
     bad = say(":config maxmemory lots")
     assert bad.startswith("(error) ERR CONFIG SET failed (possibly related to argument "

@@ -501,17 +501,17 @@ def config_meta(shell: "Shell", args: list[str]) -> None:
         p = config.params[name]
         value = p.render(config.values[name])
         default = p.render(p.default)
+        changed = value != default
         if p.sensitive and value:
-            value = "(set)"
-        rows.append((name, value, default))
+            value = "(set)"   # a password stays off the screen
+        rows.append((name, value, default, changed))
     if not rows:
         shell.info(f"no parameter matches {pattern} (:config lists them all)")
         return
     nw = max(len(r[0]) for r in rows)
     vw = min(30, max(len(r[1]) for r in rows))
     frags = [("info.title", f"  {'parameter':<{nw}}  {'value':<{vw}}  default\n")]
-    for name, value, default in rows:
-        changed = value != default and not (value == "(set)")
+    for name, value, default, changed in rows:
         frags.append(("info.ok" if changed else "info",
                       f"{'*' if changed else ' '} {name:<{nw}}  {value:<{vw}}  "))
         frags.append(("info.dim", f"{default}\n"))
