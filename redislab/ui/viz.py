@@ -104,10 +104,13 @@ def visualize(engine: Any, db: "Database", key: bytes, width: int) -> Fragments 
         _list(d, engine, db, key, name, value)
     elif t is ZSetValue:
         _zset(d, engine, name, value)
+        _buckets(d, engine, db, key, value)
     elif t is HashValue:
         _hash(d, engine, name, value)
+        _buckets(d, engine, db, key, value)
     elif t is SetValue:
         _set(d, engine, name, value)
+        _buckets(d, engine, db, key, value)
     elif t is Stream:
         _stream(d, name, value)
     elif t is bytes or type(value).__name__ == "MutableString":
@@ -267,6 +270,24 @@ def _levels(d: Drawing, order: Any, n: int) -> None:
 
 # ------------------------------------------------------------------------------------------
 # Hashes and sets
+
+def _buckets(d: Drawing, engine: Any, db: "Database", key: bytes, value: Any) -> None:
+    """The dict's bucket table as the memory model follows it (hashtable encodings)."""
+    model = engine.extensions.get("memory")
+    if model is None or value.encoding not in ("hashtable", "skiplist"):
+        return
+    dm = getattr(model.state_for(db, key), "dm", None)
+    if dm is None or not dm.size0:
+        return
+    text = f"dict: {dm.size0:,} buckets for {len(value):,} entries " \
+           f"(load factor {len(value) / dm.size0:.2f})"
+    if dm.size1:
+        text += f"; rehashing into {dm.size1:,} buckets, ~{dm.steps:,} steps to go " \
+                "(each lookup or write moves a bucket; cron helps with activerehashing)"
+    else:
+        text += "; doubles when the load factor reaches 1"
+    d.dim(text)
+
 
 def _hash(d: Drawing, engine: Any, name: str, h: Any) -> None:
     from ..engine.memory import sizes as S

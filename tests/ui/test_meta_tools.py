@@ -262,6 +262,7 @@ def test_viz_content(shell: Shell, say: Say) -> None:
     assert "string, raw, 102,400 bytes" in out and "0000  00 01 02" in out
     out = say(":viz h")
     assert "hash, hashtable, 2 fields" in out and "\\x00\\xff" in out
+    assert "dict: 4 buckets for 2 entries (load factor 0.50)" in out
     assert "intset" in say(":viz ints")
 
 
