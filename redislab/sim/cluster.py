@@ -375,6 +375,8 @@ class ClusterClient:
         self.sessions: dict[str, Any] = {}
         self.redirects: list[Redirect] = []
         self.history: list[Redirect] = []
+        # Other things the last command went through, in words ("node C is down ...").
+        self.notes: list[str] = []
 
     def _session(self, node: str) -> Any:
         s = self.sessions.get(node)
@@ -397,9 +399,9 @@ class ClusterClient:
             return None
         return key_hash_slot(keys[0]) if keys else None
 
-    def refresh(self) -> None:
+    def refresh(self) -> str | None:
         """Reload the slot map from a live node (CLUSTER SLOTS), as clients do after an
-        error."""
+        error; returns the node asked."""
         t = self.topology
         for name, node in t.nodes.items():
             if not node.alive:
@@ -413,12 +415,14 @@ class ClusterClient:
                 if owner is not None:
                     for j in range(entry[0], entry[1] + 1):
                         self.slots[j] = owner.name
-            return
+            return name
+        return None
 
     def execute(self, *args: Any) -> Any:
         """Run one command where its key lives; redirects are in :attr:`redirects`."""
         argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
         self.redirects = []
+        self.notes = []
         slot = self.slot_of(argv)
         target = self.slots.get(slot, self.default) if slot is not None else self.default
         asking = False
@@ -434,7 +438,9 @@ class ClusterClient:
                 if refreshed:
                     raise
                 refreshed = True
-                self.refresh()
+                asked = self.refresh()
+                self.notes.append(f"node {target} is down: slot map reloaded"
+                                  + (f" from {asked}" if asked else ""))
                 alive = [n for n, node in self.topology.nodes.items() if node.alive]
                 fallback = self.slots.get(slot) if slot is not None else None
                 if fallback is None or fallback == target:
