@@ -463,14 +463,14 @@ def check_keyspace(p: dict[str, Any], env: CheckEnv) -> Verdict:
     describe = fill(p["describe"], env.values)
     ns = _namespace(env)
     try:
-        ok = bool(eval(expr, {"__builtins__": _SAFE_BUILTINS}, ns))  # lesson text, not input
+        ok = bool(eval(expr, {"__builtins__": _SAFE_BUILTINS, **ns}))  # lesson text, not input
         error = None
     except Exception as e:
         ok, error = False, f"{type(e).__name__}: {e}"
     current: list[str] = []
     if "show" in p:
         try:
-            current.append(str(eval(p["show"], {"__builtins__": _SAFE_BUILTINS}, ns)))
+            current.append(str(eval(p["show"], {"__builtins__": _SAFE_BUILTINS, **ns})))
         except Exception as e:
             current.append(f"(could not show: {e})")
     else:

@@ -302,7 +302,10 @@ class LessonRun:
         """Point ``engine`` and ``session`` at the node the learner now talks to."""
         assert self.topo is not None
         self.engine = self.topo.engine
-        self.session = self.topo.session(LEARNER)
+        try:
+            self.session = self.topo.session(LEARNER)
+        except ConnectionError:
+            pass  # the node is down: the learner's commands to it are refused
 
     def crash(self, kind: str = "power") -> str:
         """Pull the plug (``power``) or kill the process (``process``), then restart from the
