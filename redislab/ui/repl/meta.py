@@ -107,10 +107,15 @@ def help_meta(shell: "Shell", args: list[str]) -> None:
         return
     frags = [("info.title", "REPL commands\n")]
     width = max(len(f":{m.name} {m.syntax}") for m in META.values())
+    # Summaries wrap beside the command column rather than under it.
+    room = max(30, _width() - width - 5)
     for m in sorted(META.values(), key=lambda m: m.name):
         head = f":{m.name} {m.syntax}".rstrip()
         frags.append(("info", f"  {head:<{width}}  "))
-        frags.append(("info.dim", f"{m.summary}\n"))
+        lines = textwrap.wrap(m.summary, room) or [""]
+        frags.append(("info.dim", lines[0] + "\n"))
+        for more in lines[1:]:
+            frags.append(("info.dim", f"  {'':<{width}}  {more}\n"))
     frags.append(("info.dim", "  @NAME CMD ...   run one command as client NAME\n"
                               "  help CMD, help @group   Redis command help, as in redis-cli\n"
                               "  Tab completes, Ctrl-R searches history, Ctrl-C cancels the "
