@@ -167,7 +167,6 @@ class Replication:
         self.handshake_pending = 0
         self.transfer_size = 0
         self.log: list[str] = []
-        self._installed = False
         self._sent_replconf = False
         self.pending_replid = ZERO_ID
         self.pending_offset = 0
@@ -209,13 +208,12 @@ class Replication:
     def refresh_gate(self) -> None:
         eng = self.engine
         cfg = eng.config
-        want_hook = self.master_host is None and self.backlog is not None
-        if want_hook and not self._installed:
+        # The hook stays once installed (it ignores writes while this is a replica): EXEC
+        # swaps the hook list while it runs, and a role change inside MULTI (as Sentinel
+        # sends it) must not lose it. The cron puts it back if it was added to that list.
+        if self.feed_command not in eng.propagate_hooks and not any(
+                s.in_exec for s in eng.sessions.values()):
             eng.propagate_hooks.append(self.feed_command)
-            self._installed = True
-        elif not want_hook and self._installed:
-            eng.propagate_hooks.remove(self.feed_command)
-            self._installed = False
         eng.repl_gate = bool(self.master_host is not None or (
             cfg["min-replicas-to-write"] and cfg["min-replicas-max-lag"]))
         eng.refresh_gate()
@@ -765,6 +763,8 @@ class Replication:
         """Each engine tick: pending full syncs, WAIT timeouts; once a second replicationCron."""
         now = self.now()
         cfg = self.engine.config
+        if self.feed_command not in self.engine.propagate_hooks:
+            self.refresh_gate()
         if any(r.state == "wait_bgsave" for r in self.replicas):
             delay = cfg["repl-diskless-sync-delay"] * 1000 if cfg["repl-diskless-sync"] else 0
             oldest = min(r.since_ms for r in self.replicas if r.state == "wait_bgsave")

@@ -9,6 +9,8 @@ Layout:
   scheduling points; pipelines, transactions and blocking commands included).
 * ``backing``: a slow backing database with query counts, and a fenced resource.
 * ``traffic``: seeded arrival patterns (steady, bursty, boundary-straddling, mixed).
+* ``topology``: several servers (replicas, Sentinels) on one clock and a simulated
+  ``network`` with delay, partitions, crashes and restarts; ``sentinel``: Sentinel itself.
 
 Example::
 
@@ -35,7 +37,8 @@ from .scheduler import (
     Chooser, Ctx, Fault, RandomChooser, ReplayChooser, Sim, SimCrash, SimError, SimHang,
     SimLivelock, Task, current_task, explore,
 )
+from .topology import NodeDown, Topology
 
 __all__ = ["Sim", "Task", "Ctx", "Fault", "Chooser", "RandomChooser", "ReplayChooser",
            "explore", "current_task", "SimCrash", "SimError", "SimHang", "SimLivelock",
-           "SlowDatabase", "FencedStore"]
+           "SlowDatabase", "FencedStore", "Topology", "NodeDown"]

@@ -28,7 +28,8 @@ API (kept small and stable)::
 
 Time moves only in ``advance``: messages are delivered when due, each node's cron runs every
 ``1000 / hz`` ms of simulated time (replication checks once a second inside it), Sentinels
-tick every 100 ms. A write on the primary reaches a replica only when the clock has moved
+tick 10 to 19 times a second (Sentinel re-draws its hz at random on every tick, which keeps
+Sentinels from acting in lockstep; the draws come from the seed). A write on the primary reaches a replica only when the clock has moved
 past the link's delay: replication is asynchronous, as in Redis.
 
 Impossible parameters (no replicas for a Sentinel failover to promote is fine, but a quorum
@@ -54,8 +55,6 @@ __all__ = ["Topology", "Node", "TopologyEvent", "NodeDown"]
 
 BASE_PORT = 7000
 HOST = "127.0.0.1"
-# Sentinels run their timer ten times a second (sentinelTimer from serverCron at hz 10).
-SENTINEL_TICK_MS = 100
 # How long the constructors wait at most for replicas to finish their first sync.
 SETTLE_LIMIT_S = 60.0
 
@@ -167,7 +166,6 @@ class Topology:
         self.config = dict(config or {})
         self.nodes: dict[str, Node] = {}
         self.events: list[TopologyEvent] = []
-        self.next_sentinel_ms = self.clock.time_ms()
         self.sentinels: dict[str, Any] = {}
         for name in names:
             self.add_node(name)
@@ -190,6 +188,51 @@ class Topology:
         if settle:
             t.settle()
         return t
+
+    @classmethod
+    def sentinel(cls, replicas: int = 2, sentinels: int = 3, quorum: int = 2, seed: int = 0,
+                 *, down_after_ms: int = 30_000, failover_timeout_ms: int = 180_000,
+                 parallel_syncs: int = 1, master_name: str = "mymaster", settle: bool = True,
+                 **kwargs: Any) -> "Topology":
+        """A primary, ``replicas`` replicas and ``sentinels`` Sentinels (``sentinel-1`` ...)
+        monitoring it as ``master_name`` with ``quorum``; settled: replicas synced and
+        every Sentinel knowing the others (unless ``settle=False``)."""
+        for label, value, low in (("replicas", replicas, 0), ("sentinels", sentinels, 1),
+                                  ("quorum", quorum, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{label} must be a whole number >= {low}, not {value!r}")
+        if quorum > sentinels:
+            raise ValueError(f"a quorum of {quorum} can never be reached by {sentinels} "
+                             f"Sentinel{'s' if sentinels != 1 else ''}")
+        if replicas > 20 or sentinels > 20:
+            raise ValueError("this simulation runs at most 20 replicas and 20 Sentinels")
+        if down_after_ms <= 0 or failover_timeout_ms <= 0 or parallel_syncs <= 0:
+            raise ValueError("down_after_ms, failover_timeout_ms and parallel_syncs must be > 0")
+        t = cls.replicas(replicas, seed=seed, settle=settle, **kwargs)
+        primary = t.node("primary")
+        for i in range(1, sentinels + 1):
+            node = t.add_node(f"sentinel-{i}", sentinel=True)
+            s = t.call(node.name, "SENTINEL", "MONITOR", master_name, primary.host,
+                       primary.port, quorum)
+            assert s == "OK", s
+            t.call(node.name, "SENTINEL", "SET", master_name, "down-after-milliseconds",
+                   down_after_ms, "failover-timeout", failover_timeout_ms, "parallel-syncs",
+                   parallel_syncs)
+        if settle:
+            t.settle_sentinels()
+        return t
+
+    def settle_sentinels(self, limit: float = SETTLE_LIMIT_S) -> bool:
+        """Advance until every Sentinel knows every other Sentinel and every live replica."""
+        end = self.clock.time_ms() + int(limit * 1000)
+        n = len(self.sentinels)
+        replicas = len([x for x in self.data_nodes() if self.nodes[x].alive]) - 1
+        while self.clock.time_ms() < end:
+            if all(len(m.sentinels) == n - 1 and len(m.replicas) >= replicas
+                   for s in self.sentinels.values() for m in s.masters.values()):
+                return True
+            self.advance(0.5)
+        return False
 
     # ----------------------------------------------------------------------------------------
     # Nodes
@@ -234,7 +277,12 @@ class Topology:
         if node.sentinel:
             from .sentinel import Sentinel
 
-            self.sentinels[node.name] = Sentinel(self, node)
+            sentinel = Sentinel(self, node)
+            saved = getattr(node, "sentinel_config", None)
+            if saved is not None:
+                # Sentinel rewrites its configuration file as it learns; it restarts from it.
+                sentinel.load(saved)
+            self.sentinels[node.name] = sentinel
         else:
             repl = repl_mod.state(engine)
             repl.engine.extensions["repl_listener"] = (
@@ -258,6 +306,15 @@ class Topology:
                 link.send(("reply", reply), _size(reply))
 
         session.on_unblocked = send_reply
+        # CLIENT KILL (a Sentinel reconfiguring the node does that) closes the connection.
+        session.extra["kill"] = link.close
+
+        def send_pushes(s: Any) -> None:
+            for message in s.drain():
+                if conn.open[1]:
+                    link.send(("push", message), _size(message))
+
+        session.on_push = send_pushes
 
         def on_data(payload: Any) -> None:
             kind, value = payload
@@ -299,7 +356,9 @@ class Topology:
         engine.before_command.insert(0, _refuse_dead(name))
         engine.repl_gate = True
         engine.refresh_gate()
-        self.sentinels.pop(name, None)
+        sentinel = self.sentinels.pop(name, None)
+        if sentinel is not None:
+            node.sentinel_config = sentinel.export()  # type: ignore[attr-defined]
         # A killed process's kernel still sends what it had buffered and closes its
         # connections; a power loss takes both the buffers and the goodbyes with it.
         self.network.down(name, machine=(kind == "power"))
@@ -388,6 +447,9 @@ class Topology:
                 return name
         return None
 
+    def sentinel_nodes(self) -> list[str]:
+        return [n for n, node in self.nodes.items() if node.sentinel]
+
     def data_nodes(self) -> list[str]:
         return [n for n, node in self.nodes.items() if not node.sentinel]
 
@@ -466,8 +528,7 @@ class Topology:
 
     def _next_timer(self) -> int:
         times = [n.next_cron_ms for n in self.nodes.values() if n.alive and not n.sentinel]
-        if self.sentinels:
-            times.append(self.next_sentinel_ms)
+        times += [s.next_tick_ms for s in self.sentinels.values()]
         return min(times) if times else 1 << 62
 
     def _run_timers(self, now: int) -> None:
@@ -478,13 +539,11 @@ class Topology:
                 while node.next_cron_ms <= now:
                     node.next_cron_ms += step
                 engine.cron()
-        if self.sentinels and self.next_sentinel_ms <= now:
-            while self.next_sentinel_ms <= now:
-                self.next_sentinel_ms += SENTINEL_TICK_MS
-            for name in list(self.sentinels):
-                s = self.sentinels.get(name)
-                if s is not None:
-                    s.tick()
+        for name in list(self.sentinels):
+            s = self.sentinels.get(name)
+            if s is not None and s.next_tick_ms <= now:
+                s.tick()
+                s.schedule_next(now)
         self._before_sleep()
 
     def _before_sleep(self) -> None:

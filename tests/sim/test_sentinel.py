@@ -1,0 +1,232 @@
+"""Sentinel on the simulated network: detection, agreement, failover, split brain."""
+
+from __future__ import annotations
+
+import pytest
+
+from redislab.protocol import ErrorReply
+from redislab.sim.topology import Topology
+
+
+def events(t: Topology, what: str, node: str | None = None, about: str = "") -> list[int]:
+    return [e.time_ms for e in t.events if e.what == what and (node is None or e.node == node)
+            and e.detail.startswith(about)]
+
+
+def master_addr(t: Topology, sentinel: str = "sentinel-1") -> tuple[str, int]:
+    host, port = t.call(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+    return host.decode(), int(port)
+
+
+@pytest.fixture
+def topo():
+    t = Topology.sentinel(replicas=2, sentinels=3, quorum=2, seed=3, down_after_ms=5000,
+                          failover_timeout_ms=60_000)
+    yield t
+    t.close()
+
+
+def test_sentinels_discover_each_other_and_the_replicas(topo: Topology) -> None:
+    assert len(topo.call("sentinel-1", "SENTINEL", "SENTINELS", "mymaster")) == 2
+    replicas = topo.call("sentinel-2", "SENTINEL", "REPLICAS", "mymaster")
+    ports = sorted(int(dict(zip(r[::2], r[1::2]))[b"port"]) for r in replicas)
+    assert ports == [7001, 7002]
+    assert topo.call("sentinel-3", "SENTINEL", "CKQUORUM", "mymaster") == (
+        "OK 3 usable Sentinels. Quorum and failover authorization can be reached")
+    assert master_addr(topo) == ("127.0.0.1", 7000)
+    assert topo.call("sentinel-1", "ROLE") == [b"sentinel", [b"mymaster"]]
+
+
+def test_failover_after_down_after_milliseconds(topo: Topology) -> None:
+    topo.call("primary", "SET", "k", "v")
+    topo.advance(1)
+    killed = topo.now_ms()
+    topo.kill("primary")
+    topo.advance(4.5)
+    assert not events(topo, "+sdown")           # not before down-after-milliseconds
+    topo.advance(20)
+    sdown = events(topo, "+sdown", about="master")
+    assert len(sdown) == 3
+    # The last good PING reply came at most a second before the crash.
+    assert all(killed + 4000 < t <= killed + 5000 + 1100 for t in sdown)
+    assert len(events(topo, "+odown")) >= 1
+    assert len(events(topo, "+elected-leader")) == 1
+    assert len(events(topo, "+switch-master")) == 3    # the leader, then the others
+    new = topo.by_address(*master_addr(topo))
+    assert new is not None and new.name in ("replica-1", "replica-2")
+    assert topo.role(new.name) == "master"
+    assert all(master_addr(topo, s) == (new.host, new.port) for s in topo.sentinel_nodes())
+    assert topo.call(new.name, "GET", "k") == b"v"
+    other = "replica-2" if new.name == "replica-1" else "replica-1"
+    topo.advance(3)
+    assert topo.call(other, "ROLE")[1:4] == [b"127.0.0.1", new.port, b"connected"]
+
+
+def test_old_primary_comes_back_as_a_replica(topo: Topology) -> None:
+    topo.kill("primary")
+    topo.advance(25)
+    new = topo.by_address(*master_addr(topo))
+    topo.restart("primary")
+    assert topo.role("primary") == "master"      # REPLICAOF was never written to a file
+    topo.advance(20)
+    assert any(e.what == "+convert-to-slave" for e in topo.events)
+    assert topo.call("primary", "ROLE")[:3] == [b"slave", b"127.0.0.1", new.port]
+
+
+def test_longer_down_after_means_later_failover() -> None:
+    def switch_delay(down_after: int) -> int:
+        t = Topology.sentinel(seed=1, down_after_ms=down_after, failover_timeout_ms=60_000)
+        try:
+            start = t.now_ms()
+            t.kill("primary")
+            t.advance(down_after / 1000 + 15)
+            switches = events(t, "+switch-master")
+            assert switches, "no failover"
+            return switches[0] - start
+        finally:
+            t.close()
+
+    fast, slow = switch_delay(2000), switch_delay(10_000)
+    assert 2000 < fast < 2000 + 5000
+    assert 10_000 < slow < 10_000 + 5000
+
+
+def test_no_failover_without_the_quorum() -> None:
+    t = Topology.sentinel(replicas=2, sentinels=3, quorum=3, seed=2, down_after_ms=3000)
+    try:
+        # With one Sentinel gone, only two can ever agree that the primary is down.
+        t.kill("sentinel-3")
+        t.kill("primary")
+        t.advance(30)
+        assert events(t, "+sdown", "sentinel-1")
+        assert not events(t, "+odown")
+        assert not events(t, "+switch-master")
+        assert t.role("replica-1") == "slave" and t.role("replica-2") == "slave"
+        assert t.call("sentinel-1", "SENTINEL", "CKQUORUM", "mymaster") == ErrorReply(
+            "NOQUORUM 2 usable Sentinels. Not enough available Sentinels to reach the "
+            "specified quorum for this master")
+    finally:
+        t.close()
+
+
+def test_no_leader_without_a_majority() -> None:
+    # quorum 1 reaches ODOWN alone, but a failover still needs a majority of the Sentinels.
+    t = Topology.sentinel(replicas=1, sentinels=3, quorum=1, seed=4, down_after_ms=3000,
+                          failover_timeout_ms=10_000)
+    try:
+        t.kill("sentinel-2")
+        t.kill("sentinel-3")
+        t.kill("primary")
+        t.advance(30)
+        assert events(t, "+odown", "sentinel-1")
+        assert events(t, "-failover-abort-not-elected", "sentinel-1")
+        assert not events(t, "+switch-master")
+    finally:
+        t.close()
+
+
+def test_split_brain_loses_the_writes_of_the_isolated_primary(topo: Topology) -> None:
+    p = topo.session("primary")
+    p.execute("SET", "before", "1")
+    topo.advance(1)
+    topo.partition(["primary"], ["replica-1", "replica-2", "sentinel-1", "sentinel-2",
+                                 "sentinel-3"])
+    # The isolated primary still accepts writes from the client on its side.
+    for i in range(5):
+        assert p.execute("SET", f"lost:{i}", "x") == "OK"
+        topo.advance(3)
+    new = topo.by_address(*master_addr(topo))
+    assert new is not None and new.name != "primary"
+    assert topo.role("primary") == "master"             # two masters: split brain
+    topo.heal()
+    topo.advance(30)
+    assert topo.call("primary", "ROLE")[0] == b"slave"
+    assert topo.call("primary", "GET", "before") == b"1"
+    assert topo.call("primary", "KEYS", "lost:*") == []
+    assert topo.call(new.name, "KEYS", "lost:*") == []
+
+
+def test_min_replicas_to_write_limits_the_split_brain(topo: Topology) -> None:
+    p = topo.session("primary")
+    p.execute("CONFIG", "SET", "min-replicas-to-write", "1")
+    p.execute("CONFIG", "SET", "min-replicas-max-lag", "10")
+    topo.advance(1)
+    topo.partition(["primary"], ["replica-1", "replica-2", "sentinel-1", "sentinel-2",
+                                 "sentinel-3"])
+    accepted = 0
+    for i in range(10):
+        if p.execute("SET", f"lost:{i}", "x") == "OK":
+            accepted += 1
+        topo.advance(2)
+    assert 1 <= accepted <= 6        # only until the last acknowledgement is 10 s old
+    assert p.execute("SET", "late", "x") == ErrorReply(
+        "NOREPLICAS Not enough good replicas to write.")
+
+
+def test_forced_failover_and_command_errors(topo: Topology) -> None:
+    s = topo.session("sentinel-1")
+    assert s.execute("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope") is not None
+    assert list(s.execute("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope") or []) == []
+    assert s.execute("SENTINEL", "MASTER", "nope") == ErrorReply(
+        "ERR No such master with that name")
+    assert s.execute("SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "7000", "2") == \
+        ErrorReply("ERR Duplicate master name.")
+    assert s.execute("SENTINEL", "MONITOR", "m2", "127.0.0.1", "7000", "0") == ErrorReply(
+        "ERR Quorum must be 1 or greater.")
+    assert s.execute("SENTINEL", "MONITOR", "m2", "notanip", "7000", "1") == ErrorReply(
+        "ERR Invalid IP address or hostname specified")
+    assert s.execute("SENTINEL", "MONITOR", "m2", "127.0.0.1", "abc", "1") == ErrorReply(
+        "ERR Invalid port")
+    assert s.execute("SENTINEL", "SET", "mymaster", "foo", "1") == ErrorReply(
+        "ERR Unknown option or number of arguments for SENTINEL SET 'foo'")
+    assert s.execute("SENTINEL", "SET", "mymaster", "quorum", "0") == ErrorReply(
+        "ERR Invalid argument '0' for SENTINEL SET 'quorum'")
+    assert s.execute("GET", "x") == ErrorReply(
+        "ERR unknown command 'GET', with args beginning with: 'x' ")
+    assert s.execute("SENTINEL", "FAILOVER", "mymaster") == "OK"
+    assert s.execute("SENTINEL", "FAILOVER", "mymaster") == ErrorReply(
+        "INPROG Failover already in progress")
+    topo.advance(30)
+    assert master_addr(topo)[1] in (7001, 7002)
+    assert topo.role("primary") == "slave"      # the old master is converted once it is seen
+
+
+def test_sentinel_is_unknown_to_a_plain_server(topo: Topology) -> None:
+    assert topo.call("primary", "SENTINEL", "MASTERS") == ErrorReply(
+        "ERR unknown command 'SENTINEL', with args beginning with: 'MASTERS' ")
+
+
+def test_topology_failover_helper(topo: Topology) -> None:
+    assert topo.failover("replica-2") == "replica-2"
+    assert topo.role("replica-2") == "master"
+
+
+def test_deterministic_for_a_seed() -> None:
+    def story(seed: int) -> list[tuple[int, str, str, str]]:
+        t = Topology.sentinel(seed=seed, down_after_ms=3000, failover_timeout_ms=30_000)
+        try:
+            t.kill("primary")
+            t.advance(20)
+            return [(e.time_ms, e.node, e.what, e.detail) for e in t.events
+                    if e.node.startswith("sentinel")]
+        finally:
+            t.close()
+
+    assert story(9) == story(9)
+
+
+def test_impossible_sentinel_parameters() -> None:
+    with pytest.raises(ValueError, match="quorum of 4"):
+        Topology.sentinel(sentinels=3, quorum=4)
+    with pytest.raises(ValueError, match="sentinels"):
+        Topology.sentinel(sentinels=0, quorum=1)
+
+
+def test_restarted_sentinel_remembers_its_configuration(topo: Topology) -> None:
+    myid = topo.call("sentinel-2", "SENTINEL", "MYID")
+    topo.kill("sentinel-2")
+    topo.advance(1)
+    topo.restart("sentinel-2")
+    assert topo.call("sentinel-2", "SENTINEL", "MYID") == myid
+    topo.advance(3)
+    assert len(topo.call("sentinel-2", "SENTINEL", "SENTINELS", "mymaster")) == 2
