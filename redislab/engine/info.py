@@ -84,7 +84,8 @@ def server_section(engine: "Engine") -> Fields:
         ("redis_git_sha1", "00000000"),
         ("redis_git_dirty", 0),
         ("redis_build_id", "0"),
-        ("redis_mode", "cluster" if engine.config["cluster-enabled"] else "standalone"),
+        ("redis_mode", "sentinel" if engine.extensions.get("sentinel") is not None
+         else "cluster" if engine.config["cluster-enabled"] else "standalone"),
         ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
         ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
         ("monotonic_clock", "POSIX clock_gettime"),
@@ -444,7 +445,23 @@ def render(engine: "Engine", names: list[str]) -> str:
     return "\r\n".join(parts)
 
 
+# What a server in sentinel mode reports (its own section instead of the data ones).
+SENTINEL_SECTIONS = ("server", "clients", "stats", "cpu", "sentinel")
+
+
+def _sentinel_section(engine: "Engine") -> Fields:
+    return engine.extensions["sentinel"].info_fields()
+
+
+BUILDERS["sentinel"] = _sentinel_section
+
+
 def info_text(engine: "Engine", args: list[bytes]) -> str:
+    if engine.extensions.get("sentinel") is not None:
+        asked = {a.decode("latin-1").lower() for a in args}
+        if not asked or asked & {"all", "everything", "default"}:
+            asked = set(SENTINEL_SECTIONS)
+        return render(engine, [n for n in SENTINEL_SECTIONS if n in asked])
     return render(engine, select_sections(args))
 
 
