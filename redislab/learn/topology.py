@@ -71,6 +71,12 @@ class TopologySpec:
         return dict(self.params)
 
     def __str__(self) -> str:
+        o = self.options
+        if self.kind == "replicas":
+            return f"replicas {o['n']}"
+        if self.kind == "cluster":
+            return f"cluster {o['primaries']}" + (f" replicas {o['replicas']}"
+                                                  if o["replicas"] else "")
         return " ".join([self.kind] + [f"{k} {v}" for k, v in self.params])
 
 

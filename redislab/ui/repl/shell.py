@@ -23,6 +23,7 @@ from ..backend import DEFAULT_CLIENT, EmbeddedBackend, Outcome
 from ..render import render
 from ..theme import Fragments
 from .meta import find_meta, run_meta
+from . import topology as _topology  # noqa: F401  (registers :topology, :node, :kill ...)
 from .words import scan
 
 __all__ = ["Shell"]
@@ -119,7 +120,8 @@ class Shell:
         frags: Fragments = []
         if self.client != DEFAULT_CLIENT:
             frags.append(("prompt.client", f"{self.client}@"))
-        frags.append(("prompt", "redislab"))
+        name = getattr(self.backend, "prompt_name", None)
+        frags.append(("prompt", name() if name is not None else "redislab"))
         if session.db.id:
             frags.append(("prompt", f"[{session.db.id}]"))
         if session.multi is not None:
@@ -205,6 +207,8 @@ class Shell:
                        ":advance past its timeout")
             return False
         outcome = self.backend.execute(argv, client)
+        for note in getattr(outcome, "notes", ()):  # a topology's redirects, a down node
+            self.emit([("info.dim", f"{note}\n")])
         history = list(self.history)
         self.history.append(outcome)
         tag = client != self.client

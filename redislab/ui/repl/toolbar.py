@@ -54,6 +54,9 @@ def toolbar_fragments(shell: "Shell", text: str = "") -> Fragments:
         frags.append(("toolbar.warn", f"clock manual {shell.now_text()[11:]}"))
     else:
         frags.append(("toolbar.dim", "clock real"))
+    describe = getattr(backend, "describe", None)
+    if describe is not None:  # a topology: who is primary, replica lag, cut links
+        frags += [("toolbar.dim", " · "), ("toolbar", describe())]
     command = _command_part(text)
     if command:
         frags.append(("toolbar.dim", "  │  "))
