@@ -142,6 +142,14 @@ class ClusterNode:
     replicas: list["ClusterNode"] = field(default_factory=list)
     # Failure reports about this node: reporter id -> time of the report.
     fail_reports: dict[str, int] = field(default_factory=dict)
+    # ``slots`` as a frozenset for bus messages, rebuilt only after a change.
+    frozen: frozenset[int] | None = None
+
+    def slot_set(self) -> frozenset[int]:
+        f = self.frozen
+        if f is None:
+            f = self.frozen = frozenset(self.slots)
+        return f
 
     @property
     def address(self) -> tuple[str, int]:
@@ -303,13 +311,16 @@ class ClusterState:
         old = self.slots[slot]
         if old is not None:
             old.slots.discard(slot)
+            old.frozen = None
         self.slots[slot] = node
         node.slots.add(slot)
+        node.frozen = None
 
     def del_slot(self, slot: int) -> None:
         old = self.slots[slot]
         if old is not None:
             old.slots.discard(slot)
+            old.frozen = None
         self.slots[slot] = None
 
     def keys_in_slot(self, slot: int) -> list[bytes]:
@@ -368,6 +379,7 @@ class ClusterState:
                 if self.slots[slot] is node:
                     self.slots[slot] = None
             node.slots.clear()
+            node.frozen = None
             if node not in master.replicas:
                 master.replicas.append(node)
 
@@ -383,10 +395,9 @@ class ClusterState:
             return
         new_ok = True
         if self.engine.config["cluster-require-full-coverage"]:
-            for n in self.slots:
-                if n is None or n.fail:
-                    new_ok = False
-                    break
+            # Every slot served by a node not failed (each node's set mirrors the table).
+            if None in self.slots or any(n.fail and n.slots for n in self.nodes.values()):
+                new_ok = False
         size = reachable = 0
         for n in self.nodes.values():
             if n.master and n.slots:
@@ -628,7 +639,7 @@ class ClusterState:
     def _message(self, kind: str) -> BusMessage:
         me = self.myself
         master = me.replica_of
-        slots = frozenset(master.slots if master is not None else me.slots)
+        slots = (master if master is not None else me).slot_set()
         gossip = [(n.id, n.ip, n.port, n.cport, n.pfail or n.fail)
                   for n in self.nodes.values() if not n.myself and not n.handshake]
         return BusMessage(kind, me.id, me.ip, me.port, me.cport, me.master,
@@ -754,7 +765,7 @@ class ClusterState:
             self.note(f"Starting a failover election for epoch {self.current_epoch}.")
             msg = self._message("auth-req")
             msg.current_epoch = self.current_epoch
-            msg.about_slots = frozenset(master.slots)
+            msg.about_slots = master.slot_set()
             msg.force_ack = bool(manual)
             self.broadcast("auth-req", msg)
             return
@@ -909,7 +920,8 @@ class ClusterState:
             return
         my_master = me if me.master else me.replica_of
         lost_mine = False
-        for j in claimed:
+        # Only slots the sender does not already hold here can change hands.
+        for j in claimed - sender.slots:
             owner = self.slots[j]
             if owner is sender:
                 continue
@@ -1077,6 +1089,7 @@ def form_cluster(states: list[ClusterState], masters: int,
             for slot in range(a, b + 1):
                 st.slots[slot] = owner
             owner.slots.update(range(a, b + 1))
+            owner.frozen = None
     for i, master in replica_of.items():
         master_id = states[master].myself.id
         for st in states:

@@ -17,17 +17,18 @@ import pytest
 from redislab.engine import Engine, ManualClock
 from redislab.protocol import split_args
 
-from ..support.real_redis import RawClient, RedisServer, normalize, wire
+from ..support.real_redis import RedisServer, free_port, normalize, wire
 
 
 class Pair:
     """A real cluster node and our engine in cluster mode, fed the same commands."""
 
-    def __init__(self, server: RedisServer) -> None:
+    def __init__(self, server: RedisServer, cport: int) -> None:
         self.real = server.client()
         self.clock = ManualClock()
         self.engine = Engine(self.clock, config={"cluster-enabled": "yes",
-                                                 "port": str(server.port)})
+                                                 "port": str(server.port),
+                                                 "cluster-port": str(cport)})
         self.ours = self.engine.session()
         self.real_id = self.real.execute("CLUSTER", "MYID").decode()
         self.our_id = self.ours.execute("CLUSTER", "MYID").decode()
@@ -73,10 +74,16 @@ class Pair:
             time.sleep(0.05)  # waiting for the child process's own timer, not a test timing
 
 
+def cluster_server() -> tuple[RedisServer, int]:
+    # The bus port is chosen too: port + 10000 may lie past 65535 for a random free port.
+    cport = free_port()
+    return RedisServer(["--cluster-enabled", "yes", "--cluster-port", str(cport)]), cport
+
+
 @pytest.fixture
 def pair() -> Iterator[Pair]:
-    server = RedisServer(["--cluster-enabled", "yes"])
-    p = Pair(server)
+    server, cport = cluster_server()
+    p = Pair(server, cport)
     try:
         yield p
     finally:
@@ -86,7 +93,7 @@ def pair() -> Iterator[Pair]:
 
 @pytest.fixture(scope="module")
 def cluster_node() -> Iterator[RedisServer]:
-    server = RedisServer(["--cluster-enabled", "yes"])
+    server, _ = cluster_server()
     try:
         yield server
     finally:

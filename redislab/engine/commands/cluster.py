@@ -50,9 +50,8 @@ def _syntax(sub: bytes) -> ErrorReply:
 
 
 def _changed(st: ClusterState) -> None:
+    # The other nodes learn of the change from the next PINGs.
     st.update_state()
-    # Tell the other nodes at once, as clusterBeforeSleep's broadcast does.
-    st.broadcast("pong")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,6 +355,8 @@ def cluster_setslot_command(c: "Session", argv: list[bytes]) -> Any:
             if st.bump_epoch_without_consensus():
                 st.note(f"configEpoch updated after importing slot {slot}")
             del st.importing[slot]
+            # Let the other nodes know as soon as possible (clusterBroadcastPong).
+            st.broadcast("pong")
         _changed(st)
         return OK
     else:
