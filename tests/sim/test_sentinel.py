@@ -230,3 +230,88 @@ def test_restarted_sentinel_remembers_its_configuration(topo: Topology) -> None:
     assert topo.call("sentinel-2", "SENTINEL", "MYID") == myid
     topo.advance(3)
     assert len(topo.call("sentinel-2", "SENTINEL", "SENTINELS", "mymaster")) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Against a real Sentinel
+
+
+def _names(fields: list) -> list[bytes]:
+    return list(fields[::2])
+
+
+@pytest.mark.real
+def test_replies_match_a_real_sentinel() -> None:
+    import time
+
+    from tests.support.real_redis import RedisSentinel, RedisServer, wire
+
+    primary = RedisServer()
+    replica = RedisServer()
+    sentinel = None
+    try:
+        rc = replica.client()
+        rc.execute("REPLICAOF", "127.0.0.1", str(primary.port))
+        sentinel = RedisSentinel(primary.port)
+        sc = sentinel.client()
+        deadline = time.monotonic() + 20
+        while not sc.execute("SENTINEL", "REPLICAS", "mymaster") or \
+                b"slave-repl-offset" not in sc.execute("SENTINEL", "REPLICAS", "mymaster")[0]:
+            assert time.monotonic() < deadline, "real sentinel did not find the replica"
+            time.sleep(0.1)  # waiting for a real server, not a test timing
+        while b"flags" not in sc.execute("SENTINEL", "MASTER", "mymaster") or \
+                sc.execute("SENTINEL", "MASTER", "mymaster")[9] != b"master":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        real = {
+            "master": _names(sc.execute("SENTINEL", "MASTER", "mymaster")),
+            "replica": _names(sc.execute("SENTINEL", "REPLICAS", "mymaster")[0]),
+            "role": sc.execute("ROLE"),
+            "info": [line.split(b":")[0] for line in
+                     sc.execute("INFO", "sentinel").split(b"\r\n") if b":" in line],
+            "sections": [line for line in sc.execute("INFO").split(b"\r\n")
+                         if line.startswith(b"#")],
+            "errors": [sc.execute(*cmd) for cmd in _ERROR_CASES],
+        }
+        rc.close()
+        sc.close()
+    finally:
+        if sentinel is not None:
+            sentinel.stop()
+        primary.stop()
+        replica.stop()
+
+    t = Topology.sentinel(replicas=1, sentinels=1, quorum=1, seed=1)
+    try:
+        ours = {
+            "master": _names(t.call("sentinel-1", "SENTINEL", "MASTER", "mymaster")),
+            "replica": _names(t.call("sentinel-1", "SENTINEL", "REPLICAS", "mymaster")[0]),
+            "role": wire(t.call("sentinel-1", "ROLE")),
+            "info": [line.split(b":")[0] for line in
+                     t.call("sentinel-1", "INFO", "sentinel").split(b"\r\n") if b":" in line],
+            "sections": [line for line in t.call("sentinel-1", "INFO").split(b"\r\n")
+                         if line.startswith(b"#")],
+            "errors": [wire(t.call("sentinel-1", *cmd)) for cmd in _ERROR_CASES],
+        }
+    finally:
+        t.close()
+    assert len(real["master"]) > 15 and real["role"][0] == b"sentinel"
+    assert ours == real
+
+
+_ERROR_CASES = [
+    ("SENTINEL", "MASTER", "nope"),
+    ("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope"),
+    ("SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "7000", "2"),
+    ("SENTINEL", "MONITOR", "m2", "127.0.0.1", "7000", "0"),
+    ("SENTINEL", "MONITOR", "m2", "notanip", "7000", "1"),
+    ("SENTINEL", "MONITOR", "m2", "127.0.0.1", "abc", "1"),
+    ("SENTINEL", "MONITOR", "m2", "127.0.0.1", "7000", "x"),
+    ("SENTINEL", "SET", "mymaster", "foo", "1"),
+    ("SENTINEL", "SET", "mymaster", "quorum", "0"),
+    ("SENTINEL", "FAILOVER", "nope"),
+    ("SENTINEL", "RESET", "nope"),
+    ("SENTINEL", "CKQUORUM", "nope"),
+    ("GET", "x"),
+    ("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1", "0", "*"),
+]

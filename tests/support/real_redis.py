@@ -115,6 +115,41 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class RedisSentinel(RedisServer):
+    """A redis-server in sentinel mode (it needs a writable configuration file) that
+    monitors ``master_port`` on loopback as ``name``."""
+
+    def __init__(self, master_port: int, name: str = "mymaster", quorum: int = 1,
+                 down_after_ms: int = 3000) -> None:
+        binary = redis_server_binary()
+        if binary is None:
+            skip_or_fail("redis-server is not installed (apt-get install redis-server)")
+        self.dir = tempfile.mkdtemp(prefix="redislab-sentinel-")
+        self.port = free_port()
+        conf = os.path.join(self.dir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor {name} 127.0.0.1 {master_port} {quorum}\n"
+                    f"sentinel down-after-milliseconds {name} {down_after_ms}\n")
+        self.proc = subprocess.Popen([binary, conf, "--sentinel", "--logfile",
+                                      os.path.join(self.dir, "log")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                c = RawClient(self.port)
+                if c.execute("PING") == "PONG":
+                    c.close()
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("redis-server --sentinel did not start")
+            time.sleep(0.02)  # waiting for a child process to listen; not a test timing
+        self.version = ""
+
+
 def wire(reply: Any, resp3: bool = False) -> Any:
     """A reply value as a client would parse it off the wire (normalises our value types)."""
     p = ReplyParser()
