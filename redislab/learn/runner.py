@@ -298,6 +298,13 @@ class LessonRun:
             return self.crash(words[1] if len(words) > 1 else "power")
         raise ValueError(f"unknown lesson line {text!r}")
 
+    def topology_changed(self) -> Verdict | None:
+        """The REPL acted on the step's topology (:kill, :node ...); returns a verdict if the
+        step passed."""
+        if self.topo is not None:
+            self._follow_topology()
+        return self._auto_check()
+
     def _follow_topology(self) -> None:
         """Point ``engine`` and ``session`` at the node the learner now talks to."""
         assert self.topo is not None

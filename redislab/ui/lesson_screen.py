@@ -199,15 +199,36 @@ class LessonShell(Shell):
                          sleep=lambda s: None)
         self.lessons: list[Lesson] = []
         self._checking = threading.Lock()
+        self._single = backend
+        self._rebind()
 
     # -- engine -------------------------------------------------------------------------------
 
     def _rebind(self) -> None:
-        """The lesson moved to a new engine (new step, reset, crash): follow it."""
-        if self.backend.engine is not self.lesson_run.engine:
-            self.backend.reset()
+        """The lesson moved to a new engine or topology (new step, reset, crash): follow it."""
+        from .repl.topology import TopologyBackend
+
+        run = self.lesson_run
+        if run.topo is not None:
+            if not isinstance(self.backend, TopologyBackend) or self.backend.run is not run.topo:
+                self.backend.recording = False
+                self.backend = TopologyBackend(run.topo, resp=self._single.resp)
+                self.backend.recording = self.annotate != "off"
+        else:
+            if self.backend is not self._single:
+                self.backend.recording = False
+                self.backend = self._single
+                self.backend.recording = self.annotate != "off"
+            if self.backend.engine is not run.engine:
+                self.backend.reset()
         self.history.clear()
         self.client = "default"
+
+    def topology_changed(self) -> None:
+        """A topology line (:kill, :partition, :node ...) ran: follow it, check the step."""
+        verdict = self.lesson_run.topology_changed()
+        if verdict is not None:
+            self._celebrate(verdict)
 
     # -- lines --------------------------------------------------------------------------------
 

@@ -331,6 +331,9 @@ def topology_line(shell: "Shell", word: str, args: list[str]) -> None:
     if word == "node":
         shell.client = DEFAULT_CLIENT
     shell.info(message)
+    changed = getattr(shell, "topology_changed", None)
+    if changed is not None:  # a lesson checks its step after every change
+        changed()
 
 
 def _register(word: str, syntax: str, summary: str) -> None:
