@@ -48,7 +48,7 @@ LINE_WORDS: dict[str, str] = {
     "heal": ":heal",
     "delay": ":delay NODE NODE DURATION",
     "failover": ":failover [NODE]",
-    "reshard": ":reshard SLOTS FROM TO",
+    "reshard": ":reshard COUNT|slot:N[-M] FROM TO",
     "node": ":node NAME",
 }
 SIM_MODULES = {"replicas": "redislab.sim.topology", "sentinel": "redislab.sim.topology",
@@ -173,9 +173,27 @@ def check_line(words: list[str]) -> str | None:
         "heal": not args, "failover": len(args) <= 1,
         "partition": args.count("|") == 1 and args[0] != "|" and args[-1] != "|",
         "delay": len(args) == 3 and _duration_ok(args[2]),
-        "reshard": len(args) == 3 and args[0].isdigit(),
+        "reshard": len(args) == 3 and _slots_ok(args[0]),
     }[word]
     return None if ok else f"{' '.join(words)!r}: usage {usage}"
+
+
+def _slots(text: str) -> int | list[int]:
+    """``100`` (a count, from the source's lowest slots), ``slot:12182`` or ``slot:0-99``."""
+    if text.isdigit():
+        return int(text)
+    lo, _, hi = text.removeprefix("slot:").partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def _slots_ok(text: str) -> bool:
+    try:
+        slots = _slots(text)
+    except ValueError:
+        return False
+    if isinstance(slots, int):
+        return 0 < slots <= 16384
+    return text.startswith("slot:") and bool(slots) and 0 <= slots[0] <= slots[-1] < 16384
 
 
 def _duration_ok(text: str) -> bool:
@@ -258,6 +276,9 @@ class TopologyRun:
         return str(self.topology.role(name))
 
     def primaries(self) -> list[str]:
+        """The live nodes that say they are primaries."""
+        if self.cluster:
+            return list(self.topology.primaries())
         return [n for n in self.data_nodes() if self.role(n) == "master"]
 
     def default_node(self) -> str:
@@ -360,16 +381,13 @@ class TopologyRun:
         return None if name is None else (words[0], int(words[1]), name)
 
     def owner(self, key: bytes) -> str | None:
-        """The node serving ``key``'s slot, as the live nodes' cluster maps say."""
-        slot = key_slot(key)
-        for name in self.data_nodes():
-            if not self.alive(name):
-                continue
-            reply = self.probe(name, b"CLUSTER", b"SHARDS")
-            owner = _shard_owner(reply, slot)
-            if owner is not None:
-                return self.by_address(*owner)
-        return None
+        """The node serving ``key``'s slot, as the first live node's cluster map says."""
+        if not self.cluster:
+            return None
+        try:
+            return self.topology.owner(key_slot(key))
+        except ConnectionError:
+            return None
 
     def probe(self, node: str, *argv: bytes) -> Any:
         """A look at ``node`` that changes nothing (None when it is down)."""
@@ -442,9 +460,8 @@ class TopologyRun:
             reshard = getattr(t, "reshard", None)
             if reshard is None:
                 raise ValueError(":reshard needs a cluster")
-            moved = reshard(int(args[0]), args[1], args[2])
-            return f"{args[0]} slots moved from {args[1]} to {args[2]}" + \
-                (f" ({moved})" if isinstance(moved, str) else "")
+            moved = reshard(_slots(args[0]), args[1], args[2])
+            return f"moved {moved} from {args[1]} to {args[2]}"
         raise ValueError(word)
 
     # -- checks --------------------------------------------------------------------------
@@ -470,29 +487,6 @@ def _is_blocked(reply: Any) -> bool:
 
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _shard_owner(reply: Any, slot: int) -> tuple[str, int] | None:
-    """The (host, port) of the primary serving ``slot`` in a CLUSTER SHARDS reply."""
-    if not isinstance(reply, list):
-        return None
-    for shard in reply:
-        info = _pairs(shard)
-        ranges = info.get("slots") or []
-        if not any(int(ranges[i]) <= slot <= int(ranges[i + 1])
-                   for i in range(0, len(ranges) - 1, 2)):
-            continue
-        for node in info.get("nodes") or []:
-            n = _pairs(node)
-            if _text(n.get("role", "")) == "master":
-                return _text(n.get("ip", "127.0.0.1")), int(n.get("port", 0))
-    return None
-
-
-def _pairs(value: Any) -> dict[str, Any]:
-    items = list(value) if not isinstance(value, dict) else \
-        [x for kv in value.items() for x in kv]
-    return {_text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
 
 
 # ------------------------------------------------------------------------------------------
