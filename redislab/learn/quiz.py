@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 from .quiz_bank import Bank, Choice, Item
 from .quiz_grade import (
     Grade, grade_choice, grade_explain, grade_hands_on, grade_predict, grade_short,
-    predict_reply, shown_inputs, shown_setup, suggest_covered,
+    predict_reply, server_skip, shown_inputs, shown_setup, suggest_covered,
 )
 from .quiz_progress import QuizProgress
 from .scheduling import Evidence, Now, Rating, Scheduling, order_queue, utc_now
@@ -114,7 +114,8 @@ class QuizSession:
              scheduling: Scheduling | None = None, seed: int | None = None,
              save: bool = True) -> "QuizSession":
         """Due items first, then new ones, filtered by topic (or tag) and kind."""
-        pool = bank.select(topic, kind)
+        # On a real server (quiz_grade.use_server), items that need the engine sit out.
+        pool = [i for i in bank.select(topic, kind) if server_skip(i) is None]
         rng = random.Random(seed)
         ids = [i.id for i in pool]
         topics = {i.id: i.topic for i in pool}
@@ -283,7 +284,8 @@ class Interview(QuizSession):
              scheduling: Scheduling | None = None, seed: int | None = None,
              save: bool = True, **_: Any) -> "Interview":
         rng = random.Random(seed)
-        pool = bank.select(topic, kind)
+        # On a real server (quiz_grade.use_server), items that need the engine sit out.
+        pool = [i for i in bank.select(topic, kind) if server_skip(i) is None]
         sched = scheduling or Scheduling()
         t = now()
         # Weak and unseen material first: that is what an interview should find out about.

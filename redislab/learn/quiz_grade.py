@@ -28,7 +28,8 @@ from .quiz_replies import canonical, reply_matches, reply_summary
 
 __all__ = ["Grade", "Sandbox", "RunResult", "grade_choice", "grade_short", "grade_predict",
            "grade_hands_on", "grade_explain", "predict_reply", "suggest_covered",
-           "normalise_short", "TIME_LIMIT", "check_hands_on", "HandsOnResult"]
+           "normalise_short", "TIME_LIMIT", "check_hands_on", "HandsOnResult", "use_server",
+           "new_sandbox", "server_skip"]
 
 # Real seconds one run of an answer may take before it is stopped.
 TIME_LIMIT = 2.0
@@ -188,6 +189,13 @@ class Sandbox:
         if run is not None:
             run.kill = True
 
+    def call_counts(self, ids: Sequence[int]) -> list[int]:
+        """How many times each command (by table id) has run here."""
+        return [self.engine.cmd_calls[i] for i in ids]
+
+    def advance(self, seconds: float) -> None:
+        self.engine.advance(seconds)
+
     def probe(self, line: str) -> Any:
         argv = split_args(line)
         if not argv:
@@ -196,6 +204,34 @@ class Sandbox:
         if result.error:
             return ErrorReply("ERR " + result.error)
         return result.last
+
+
+# Where answers run: the embedded engine, or a real server set with ``use_server``.
+_server: list[Any] = []
+
+
+def use_server(target: Any | None) -> None:
+    """Grade predict and hands-on items on a real server (a learn.remote.ServerTarget), or
+    on the embedded engine again with None."""
+    _server[:] = [target] if target is not None else []
+    _predict_cache.clear()
+
+
+def new_sandbox(resp: int = 2, time_limit: float = TIME_LIMIT) -> Sandbox:
+    if _server:
+        from .remote import ServerSandbox
+
+        return ServerSandbox(_server[0], resp, time_limit)
+    return Sandbox(resp=resp, time_limit=time_limit)
+
+
+def server_skip(item: Item) -> str | None:
+    """Why ``item`` cannot be graded on the server in use (None: it can, or no server)."""
+    if not _server:
+        return None
+    from .remote import item_needs_engine
+
+    return item_needs_engine(item)
 
 
 # ------------------------------------------------------------------------------------------
@@ -291,7 +327,7 @@ def predict_reply(item: Item) -> Any:
     key = item.id + "\0" + "\n".join(item.commands) + f"\0{item.resp}"
     if key in _predict_cache:
         return _predict_cache[key]
-    box = Sandbox(resp=item.resp)
+    box = new_sandbox(resp=item.resp)
     result = box.run_lines(item.commands)
     if result.error or not result.replies:
         reply: Any = ErrorReply("ERR the question's commands did not run: " +
@@ -351,11 +387,12 @@ def _run_answer(box: Sandbox, item: Item, answer: str, values: dict[str, str]) -
     """Run the learner's answer; a forbidden command used anywhere (scripts included) makes
     the run fail, as the engine's per-command call counts show."""
     watched = _forbidden_ids(item.forbidden)
-    before = [box.engine.cmd_calls[i] for _, i in watched]
+    before = box.call_counts([i for _, i in watched])
     result = _run_restricted(box, item, answer, values)
     if not result.error and not result.timed_out:
-        for (name, i), n in zip(watched, before):
-            if box.engine.cmd_calls[i] != n:
+        after = box.call_counts([i for _, i in watched])
+        for (name, i), n, m in zip(watched, before, after):
+            if m != n:
                 return RunResult(result.replies, f"{name} is not allowed here")
     return result
 
@@ -386,7 +423,7 @@ def _run_restricted(box: Sandbox, item: Item, answer: str,
 def _observe(item: Item, case: Case, values: dict[str, str], answer: str,
              time_limit: float) -> tuple[RunResult, list[Any]]:
     """Run ``answer`` on the case's setup, then each goal's probe; the replies seen."""
-    box = Sandbox(time_limit=time_limit)
+    box = new_sandbox(time_limit=time_limit)
     setup = box.run_lines([fill(s, values) for s in case.setup])
     if setup.error:
         return RunResult([], "setup failed: " + setup.error), []
@@ -396,7 +433,7 @@ def _observe(item: Item, case: Case, values: dict[str, str], answer: str,
     seen: list[Any] = []
     for goal in case.goals:
         if goal.advance:
-            box.engine.advance(goal.advance)
+            box.advance(goal.advance)
         if goal.result:
             seen.append(result.last if result.replies else None)
         else:

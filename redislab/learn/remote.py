@@ -130,12 +130,15 @@ class ServerTarget:
                 raise ServerError(f"{self.url}: {reply.message}")
         return conn
 
-    def execute(self, argv: list[bytes], client: str = "learner") -> Any:
+    def connection(self, client: str = "learner") -> _Connection:
         conn = self.clients.get(client)
         if conn is None:
             conn = self.clients[client] = self._open()
             conn.call("CLIENT", "SETNAME", client.replace(" ", "-"))
-        return conn.call(*argv)
+        return conn
+
+    def execute(self, argv: list[bytes], client: str = "learner") -> Any:
+        return self.connection(client).call(*argv)
 
     def _config(self) -> dict[bytes, bytes]:
         reply = self.control.call("CONFIG", "GET", "*")
@@ -286,3 +289,90 @@ def _lesson_run_class() -> type:
 def server_lesson_run(lesson: Any, target: ServerTarget, **kwargs: Any) -> Any:
     """A LessonRun on ``target``: the learner's commands and each step's setup run there."""
     return _lesson_run_class()(lesson, target, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Quiz answers
+
+def item_needs_engine(item: Any) -> str | None:
+    """Why a quiz item cannot run on a server (None when it can or runs nothing)."""
+    if item.kind not in ("predict", "hands-on"):
+        return None
+    lines = [*item.commands, *(line for case in item.cases for line in case.setup)]
+    if item.answer_kind != "lua":
+        lines += [line for line in item.solution.splitlines() if line.strip()]
+    if any(goal.advance for case in item.cases for goal in case.goals):
+        lines.append(":advance")
+    return needs_engine(lines)
+
+
+def _sandbox_class() -> type:
+    from .quiz_grade import RunResult, Sandbox
+
+    class ServerSandbox(Sandbox):
+        """A quiz answer's run on a real server: an emptied database, the answer on one
+        connection, probes on another; the same refusals as the embedded sandbox."""
+
+        def __init__(self, target: ServerTarget, resp: int = 2,
+                     time_limit: float = 2.0) -> None:
+            self.target = target
+            self.time_limit = time_limit
+            self.forbidden = frozenset()
+            self.allow = frozenset()
+            self.restricted = False
+            self.client = "quiz-answer"
+            self.prober = "quiz-probe"
+            self.broken = False
+            target.fresh()
+            if resp == 3:
+                target.execute([b"HELLO", b"3"], self.client)
+
+        def execute(self, argv: list[bytes], session: Any = None) -> Any:
+            refusal = self._refusal(argv)
+            if refusal is not None:
+                return refusal
+            return self.target.execute(argv, session or self.client)
+
+        def _timed(self, argvs: list[Any], session: Any) -> Any:
+            if self.broken:
+                return RunResult([], "the server was stopped earlier", timed_out=True)
+            replies: list[Any] = []
+            for argv in argvs:
+                if isinstance(argv, float):
+                    return RunResult(replies, needs_engine([":advance"]) or "")
+                try:
+                    self.target.connection(session).sock.settimeout(self.time_limit)
+                    replies.append(self.execute(argv, session))
+                except (TimeoutError, OSError):
+                    # A script still running is killed; a blocked client is dropped.
+                    self.target.control.call("SCRIPT", "KILL")
+                    self.target.fresh()
+                    self.broken = True
+                    return RunResult(replies, f"stopped after {self.time_limit:g} s: it did "
+                                              "not finish (an endless loop?)", timed_out=True)
+            return RunResult(replies)
+
+        def call_counts(self, ids: Any) -> list[int]:
+            from ..engine.commands import TABLE
+
+            stats = self.target.control.call("INFO", "commandstats")
+            calls: dict[str, int] = {}
+            for line in stats.decode("utf-8", "replace").splitlines():
+                if line.startswith("cmdstat_"):
+                    name, _, rest = line[len("cmdstat_"):].partition(":")
+                    calls[name] = int(rest.split(",", 1)[0].split("=", 1)[1])
+            return [calls.get(TABLE.all[i].name.lower().replace(" ", "|"), 0) for i in ids]
+
+        def advance(self, seconds: float) -> None:
+            raise ServerError(needs_engine([":advance"]) or "")
+
+    return ServerSandbox
+
+
+def __getattr__(name: str) -> Any:
+    # ServerSandbox is built on first use: quiz grading imports this module lazily.
+    if name == "ServerSandbox":
+        cls = _sandbox_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)

@@ -82,3 +82,72 @@ def test_engine_only_lines_are_named() -> None:
     assert "crashes" in (needs_engine([":crash"]) or "")
     assert "simulated clients" in (needs_engine([], simulated=True) or "")
     assert needs_engine(["SET a 1", "GET a"]) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Quiz
+
+@pytest.fixture
+def quiz_on_server(target: ServerTarget) -> Iterator[ServerTarget]:
+    from redislab.learn import quiz_grade
+
+    quiz_grade.use_server(target)
+    try:
+        yield target
+    finally:
+        quiz_grade.use_server(None)
+
+
+def _bank():  # type: ignore[no-untyped-def]
+    from redislab.learn.quiz_bank import load_bank
+
+    return load_bank()
+
+
+def test_quiz_items_grade_on_the_server_as_on_the_engine(quiz_on_server: ServerTarget) -> None:
+    """Predict items: the server's reply is what the engine predicted; hands-on items: the
+    reference solution passes on the server. Items needing the engine are named, not run."""
+    from redislab.learn import quiz_grade
+    from redislab.learn.quiz_replies import canonical
+    from redislab.learn.remote import item_needs_engine
+
+    bank = _bank()
+    ran = skipped = 0
+    for item in bank.items:
+        if item.kind not in ("predict", "hands-on"):
+            continue
+        reason = item_needs_engine(item)
+        if reason is not None:
+            assert "needs the embedded engine" in reason
+            skipped += 1
+            continue
+        if item.kind == "predict":
+            on_server = quiz_grade.predict_reply(item)
+            quiz_grade.use_server(None)
+            on_engine = quiz_grade.predict_reply(item)
+            quiz_grade.use_server(quiz_on_server)
+            same = canonical(on_server) == canonical(on_engine)
+            if item.unordered and not same:
+                same = sorted(map(repr, canonical(on_server)[1])) == \
+                    sorted(map(repr, canonical(on_engine)[1]))
+            assert same, (item.id, on_server, on_engine)
+        else:
+            grade = quiz_grade.grade_hands_on(item, item.solution, seed=3)
+            assert grade.correct, (item.id, grade.details)
+        ran += 1
+    assert ran >= 10 and skipped >= 1
+
+
+def test_a_quiz_session_on_the_server(quiz_on_server: ServerTarget) -> None:
+    from redislab.learn.quiz import QuizSession
+    from redislab.learn.quiz_progress import QuizProgress
+    from redislab.learn.remote import item_needs_engine
+
+    bank = _bank()
+    session = QuizSession.plan(bank, QuizProgress(None), count=len(bank.items), seed=1,
+                               kind="predict", save=False)
+    assert session.items and all(item_needs_engine(i) is None for i in session.items)
+    q = session.next_question()
+    assert q is not None
+    outcome = session.submit(q, "certainly not this")
+    assert not outcome.correct
