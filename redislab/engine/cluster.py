@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+from binascii import crc_hqx
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -61,26 +62,9 @@ MESSAGE_TYPES = ("ping", "pong", "meet", "fail", "publish", "publishshard", "aut
                  "auth-ack", "update", "mfstart", "module")
 
 
-def _crc16_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return table
-
-
-_CRC16 = _crc16_table()
-
-
 def crc16(data: bytes) -> int:
     """CRC16 as Redis computes it (XMODEM: polynomial 0x1021, initial value 0)."""
-    crc = 0
-    table = _CRC16
-    for b in data:
-        crc = ((crc << 8) & 0xFF00) ^ table[((crc >> 8) ^ b) & 0xFF]
-    return crc
+    return crc_hqx(data, 0)
 
 
 def key_hash_slot(key: bytes) -> int:

@@ -11,6 +11,8 @@ Layout:
 * ``traffic``: seeded arrival patterns (steady, bursty, boundary-straddling, mixed).
 * ``topology``: several servers (replicas, Sentinels) on one clock and a simulated
   ``network`` with delay, partitions, crashes and restarts; ``sentinel``: Sentinel itself.
+* ``cluster``: a Redis Cluster on that topology (``Topology.cluster(...)`` once imported),
+  a client that follows MOVED and ASK and reports them, resharding step by step, failover.
 
 Example::
 
