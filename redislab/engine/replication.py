@@ -149,6 +149,11 @@ class Replication:
         self.last_repl_cron_ms = 0
         self.waiting: list["Session"] = []
         self.want_acks = False
+        # FAILOVER (coordinated): no-failover, waiting-for-sync, failover-in-progress.
+        self.failover_state = "no-failover"
+        self.failover_target: tuple[str, int] | None = None
+        self.failover_end_ms = 0
+        self.failover_force = False
         # Replica side.
         self.master_host: str | None = None
         self.master_port = 0
@@ -264,6 +269,14 @@ class Replication:
                              "simulated topology (redislab.sim.Topology)")
         if c.kind == "replica":
             return NO_REPLY
+        if len(argv) > 3 and argv[0].upper() == b"PSYNC" and argv[3].lower() == b"failover":
+            # A primary hands its role over (FAILOVER): same history, so take it.
+            if argv[1].decode("latin-1") != self.replid:
+                raise ErrorReply("ERR PSYNC FAILOVER replid must match my replid.")
+            self.unset_master()
+            self.note("failover", f"failover request received for replid {self.replid2}")
+        if self.failover_state != "no-failover":
+            raise ErrorReply("NOMASTERLINK Can't SYNC while failing over")
         if self.master_host is not None and self.state != CONNECTED:
             raise ErrorReply("NOMASTERLINK Can't SYNC while not connected with my master")
         now = self.now()
@@ -449,6 +462,8 @@ class Replication:
 
     def before_sleep(self) -> None:
         """What beforeSleep does for replication: GETACK for WAIT, then serve WAITs."""
+        if self.failover_state == "waiting-for-sync":
+            self.update_failover()
         if self.want_acks:
             self.want_acks = False
             self.feed_special(_GETACK)
@@ -479,6 +494,86 @@ class Replication:
                 and "stale" not in flags:
             return MASTERDOWN
         return None
+
+    # ----------------------------------------------------------------------------------------
+    # FAILOVER: a coordinated hand-over to a replica
+
+    def failover(self, target: tuple[str, int] | None, timeout_ms: int, force: bool) -> None:
+        """failoverCommand after parsing: pause writes until a replica has everything."""
+        from ..protocol.reply import ErrorReply as E
+
+        if self.master_host is not None:
+            raise E("ERR FAILOVER is not valid when server is a replica.")
+        if not self.replicas:
+            raise E("ERR FAILOVER requires connected replicas.")
+        if self.failover_state != "no-failover":
+            raise E("ERR FAILOVER already in progress.")
+        if target is not None:
+            r = next((r for r in self.replicas if (r.ip, r.port) == target), None)
+            if r is None:
+                raise E("ERR FAILOVER target HOST and PORT is not a replica.")
+            if r.state != "online":
+                raise E("ERR FAILOVER target replica is not online.")
+        eng = self.engine
+        self.failover_target = target
+        self.failover_end_ms = self.now() + timeout_ms if timeout_ms else 0
+        self.failover_force = force
+        self.failover_state = "waiting-for-sync"
+        where = f"{target[0]}:{target[1]}" if target else "any replica"
+        self.note("failover", f"FAILOVER requested to {where}")
+        # Writes wait (CLIENT PAUSE WRITE) until the hand-over is done or aborted.
+        eng.pause_end_ms = 1 << 62
+        eng.refresh_gate()
+
+    def update_failover(self) -> None:
+        """updateFailoverStatus: start the hand-over once the target has our offset."""
+        now = self.now()
+        if self.failover_end_ms and self.failover_end_ms <= now:
+            if self.failover_force and self.failover_target is not None:
+                self.note("failover", "FAILOVER time out exceeded, failing over")
+                self._hand_over()
+            else:
+                self.abort_failover("Replica never caught up before timeout")
+            return
+        target = self.failover_target
+        chosen = None
+        for r in self.replicas:
+            if (target is None or (r.ip, r.port) == target) and r.ack_off == self.offset:
+                chosen = r
+                break
+        if chosen is not None:
+            self.failover_target = (chosen.ip, chosen.port)
+            self.note("failover", f"failover target {chosen.ip}:{chosen.port} is synced, "
+                      "failing over")
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        assert self.failover_target is not None
+        self.failover_state = "failover-in-progress"
+        host, port = self.failover_target
+        self.set_master(host, port, "failover")
+
+    def abort_failover(self, reason: str) -> None:
+        if self.failover_state == "no-failover":
+            return
+        self.note("failover", f"FAILOVER aborted: {reason}")
+        if self.failover_state == "failover-in-progress":
+            self.failover_state = "no-failover"
+            self.unset_master()
+        self._clear_failover()
+
+    def _clear_failover(self) -> None:
+        from .blocking import release_postponed
+
+        self.failover_state = "no-failover"
+        self.failover_target = None
+        self.failover_end_ms = 0
+        self.failover_force = False
+        eng = self.engine
+        eng.pause_end_ms = 0
+        eng.pause_all = False
+        eng.refresh_gate()
+        release_postponed(eng)
 
     # ----------------------------------------------------------------------------------------
     # Role changes (REPLICAOF)
@@ -633,14 +728,24 @@ class Replication:
             elif self.handshake_pending == 0:
                 self._sent_replconf = False
                 self.state = RECEIVE_PSYNC
-                self._send([b"PSYNC", self.replid.encode(), b"%d" % (self.offset + 1)])
+                psync = [b"PSYNC", self.replid.encode(), b"%d" % (self.offset + 1)]
+                if self.failover_state == "failover-in-progress":
+                    psync.append(b"FAILOVER")
+                self._send(psync)
             return
         if self.state == RECEIVE_PSYNC:
             if isinstance(value, ErrorReply):
                 self._fail_handshake(f"Unexpected reply to PSYNC from master: "
                                      f"{value.message}")
+                if self.failover_state == "failover-in-progress":
+                    self.abort_failover("Failover target rejected psync request")
                 return
             text = str(value)
+            if self.failover_state == "failover-in-progress" and text.startswith(
+                    ("FULLRESYNC", "CONTINUE")):
+                self._clear_failover()
+                self.note("failover", "failover to "
+                          f"{self.master_host}:{self.master_port} complete")
             if text.startswith("FULLRESYNC"):
                 parts = text.split()
                 self.pending_replid = parts[1]
@@ -873,7 +978,7 @@ class Replication:
                         f"offset={r.ack_off},lag={lag}"))
         b = self.backlog
         out += [
-            ("master_failover_state", "no-failover"),
+            ("master_failover_state", self.failover_state),
             ("master_replid", self.replid),
             ("master_replid2", self.replid2),
             ("master_repl_offset", self.offset),

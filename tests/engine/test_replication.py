@@ -309,6 +309,8 @@ def test_info_and_role_match_a_real_primary_and_replica() -> None:
                        rc.execute("REPLICAOF", "127.0.0.1", str(primary.port)),
                        rc.execute("SET", "a", "b"),
                        rc.execute("WAIT", "1", "0")]
+        real_failover = [pc.execute(*cmd) for cmd in _FAILOVER_CASES]
+        real_failover.append(rc.execute("FAILOVER"))
         pc.execute("CONFIG", "SET", "min-replicas-to-write", "1")
         real_master_min = _fields(pc.execute("INFO", "replication"))
         pc.close()
@@ -330,7 +332,50 @@ def test_info_and_role_match_a_real_primary_and_replica() -> None:
                 wire(t.call("replica-1", "SET", "a", "b")),
                 wire(t.call("replica-1", "WAIT", "1", "0"))]
         assert mine == real_errors
+        ours_failover = [wire(t.call("primary", *cmd)) for cmd in _FAILOVER_CASES]
+        ours_failover.append(wire(t.call("replica-1", "FAILOVER")))
+        assert ours_failover == real_failover
         t.call("primary", "CONFIG", "SET", "min-replicas-to-write", "1")
         assert _fields(t.call("primary", "INFO", "replication")) == real_master_min
     finally:
         t.close()
+
+
+_FAILOVER_CASES = [
+    ("FAILOVER", "ABORT"),
+    ("FAILOVER", "FORCE"),
+    ("FAILOVER", "TO", "127.0.0.1", "1"),
+    ("FAILOVER", "TIMEOUT", "0"),
+    ("FAILOVER", "TIMEOUT", "x"),
+    ("FAILOVER", "bogus"),
+    ("FAILOVER", "ABORT", "ABORT"),
+]
+
+
+def test_failover_hands_the_role_over_without_losing_writes(topo: Topology) -> None:
+    p = topo.session("primary")
+    p.execute("SET", "a", "1")
+    assert p.execute("FAILOVER", "TO", "127.0.0.1", "7002") == "OK"
+    assert info(topo, "primary")["master_failover_state"] == "waiting-for-sync"
+    held = p.execute("SET", "b", "2")          # writes wait while the replica catches up
+    assert isinstance(held, Blocked)
+    assert p.execute("GET", "a") == b"1"       # reads do not
+    topo.advance(2)
+    assert topo.role("replica-2") == "master"
+    assert topo.call("primary", "ROLE")[:3] == [b"slave", b"127.0.0.1", 7002]
+    assert info(topo, "primary")["master_failover_state"] == "no-failover"
+    assert p.pending_reply == ErrorReply("READONLY You can't write against a read only "
+                                         "replica.")
+    assert topo.call("replica-2", "GET", "a") == b"1"
+    assert any("partial-sync" in str(e) and e.node == "primary" for e in topo.events)
+
+
+def test_failover_times_out_without_a_caught_up_replica(topo: Topology) -> None:
+    p = topo.session("primary")
+    topo.partition(["primary"], ["replica-1", "replica-2"])
+    p.execute("SET", "a", "1")
+    assert p.execute("FAILOVER", "TIMEOUT", "500") == "OK"
+    topo.advance(1)
+    assert info(topo, "primary")["master_failover_state"] == "no-failover"
+    assert topo.role("primary") == "master"
+    assert any("Replica never caught up before timeout" in e.detail for e in topo.events)

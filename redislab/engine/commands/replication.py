@@ -16,6 +16,8 @@ def replicaof_command(c: "Session", argv: list[bytes]) -> Any:
     if eng.config["cluster-enabled"]:
         raise ErrorReply("ERR REPLICAOF not allowed in cluster mode.")
     repl = replication.state(eng)
+    if repl.failover_state != "no-failover":
+        raise ErrorReply("ERR REPLICAOF not allowed while failing over.")
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         if repl.master_host is not None:
             repl.unset_master()
@@ -56,3 +58,56 @@ def sync_command(c: "Session", argv: list[bytes]) -> Any:
 
 def replconf_command(c: "Session", argv: list[bytes]) -> Any:
     return replication.state(c.engine).replconf(c, argv)
+
+
+def failover_command(c: "Session", argv: list[bytes]) -> Any:
+    eng = c.engine
+    if eng.config["cluster-enabled"]:
+        raise ErrorReply("ERR FAILOVER not allowed in cluster mode.")
+    host: str | None = None
+    port = 0
+    timeout = 0
+    force = abort = False
+    j = 1
+    n = len(argv)
+    while j < n:
+        word = argv[j].lower()
+        if word == b"to" and host is None and j + 2 < n:
+            host = argv[j + 1].decode("utf-8", "replace")
+            port = _integer(argv[j + 2])
+            j += 3
+        elif word == b"timeout" and not timeout and j + 1 < n:
+            timeout = _integer(argv[j + 1])
+            if timeout <= 0:
+                raise ErrorReply("ERR FAILOVER timeout must be greater than 0")
+            j += 2
+        elif word == b"force" and not force:
+            force = True
+            j += 1
+        elif word == b"abort" and not abort:
+            abort = True
+            j += 1
+        else:
+            raise ErrorReply("ERR syntax error")
+    repl = replication.state(eng)
+    if abort:
+        if repl.failover_state == "no-failover":
+            raise ErrorReply("ERR No failover in progress.")
+        repl.abort_failover("Failover manually aborted")
+        return OK
+    if force and (not timeout or host is None):
+        raise ErrorReply("ERR FAILOVER with force option requires both a timeout and target "
+                         "HOST and IP.")
+    repl.failover(None if host is None else (host, port), timeout, force)
+    return OK
+
+
+def _integer(arg: bytes) -> int:
+    try:
+        text = arg.decode("ascii")
+        value = int(text)
+        if text != str(value):
+            raise ValueError
+        return value
+    except (UnicodeDecodeError, ValueError):
+        raise ErrorReply("ERR value is not an integer or out of range") from None
