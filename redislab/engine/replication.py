@@ -181,6 +181,14 @@ class Replication:
         engine.close_hooks.append(self.client_closed)
         ext = engine.extensions
         ext["wait"] = self.wait
+        self.stat_sync_full = 0
+        self.stat_sync_partial_ok = 0
+        self.stat_sync_partial_err = 0
+        self.stat_repl_in = 0
+        self.stat_repl_out = 0
+        stats = ext.get("info.stats")
+        ext["info.stats"] = self.info_stats if stats is None else (
+            lambda: {**stats(), **self.info_stats()})
         params = engine.config.params
         params["repl-backlog-size"].on_change = self._backlog_size_changed
         for name in ("min-replicas-to-write", "min-replicas-max-lag"):
@@ -252,6 +260,7 @@ class Replication:
         for r in self.replicas:
             if r.state != "wait_bgsave":
                 r.link.send(("stream", data), len(data))
+                self.stat_repl_out += len(data)
 
     def feed_special(self, argv: list[bytes]) -> None:
         """PING and REPLCONF GETACK: no SELECT in front of them."""
@@ -294,14 +303,19 @@ class Replication:
                 link.send(("reply", Status("CONTINUE " + self.replid)), 0)
                 if data:
                     link.send(("stream", data), len(data))
+                    self.stat_repl_out += len(data)
+                self.stat_sync_partial_ok += 1
                 self.note("partial-sync", f"replica {r.ip}:{r.port} continues from offset "
                           f"{wanted} ({len(data)} bytes from the backlog)")
                 self.refresh_good()
                 return NO_REPLY
+            if replid != "?":
+                self.stat_sync_partial_err += 1
             self.note("full-sync-needed",
                       f"replica asked for {replid[:8]}.../{wanted}; this master has "
                       f"{self.replid[:8]}.../{self.offset}")
         r = self._attach(c, link, now)
+        self.stat_sync_full += 1
         if len(self.replicas) == 1 and self.backlog is None:
             # The first replica of a master without a backlog starts a new history.
             self.replid = self.new_id()
@@ -344,6 +358,7 @@ class Replication:
             r.psync_initial = self.offset
             r.link.send(("reply", Status(f"FULLRESYNC {self.replid} {self.offset}")), 0)
             r.link.send(("rdb", image), len(image))
+            self.stat_repl_out += len(image)
             self.note("full-sync", f"sent a {len(image)}-byte RDB snapshot to replica "
                       f"{r.ip}:{r.port} at offset {self.offset}")
 
@@ -780,6 +795,7 @@ class Replication:
 
         eng = self.engine
         self.transfer_size = len(image)
+        self.stat_repl_in += len(image)
         try:
             ds = rdbfmt.read_rdb(image, limits=rdbfmt.Limits.from_config(eng.config),
                                  now_ms=None, databases=len(eng.dbs))
@@ -824,6 +840,7 @@ class Replication:
         if self.state != CONNECTED or self.parser is None:
             return
         self.read_reploff += len(data)
+        self.stat_repl_in += len(data)
         parser = self.parser
         parser.feed(data)
         s = self.master_session
@@ -923,6 +940,13 @@ class Replication:
 
     # ----------------------------------------------------------------------------------------
     # Reports
+
+    def info_stats(self) -> dict[str, Any]:
+        return {"total_net_repl_input_bytes": self.stat_repl_in,
+                "total_net_repl_output_bytes": self.stat_repl_out,
+                "sync_full": self.stat_sync_full,
+                "sync_partial_ok": self.stat_sync_partial_ok,
+                "sync_partial_err": self.stat_sync_partial_err}
 
     def role(self) -> list[Any]:
         if self.master_host is None:

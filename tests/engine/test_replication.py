@@ -379,3 +379,41 @@ def test_failover_times_out_without_a_caught_up_replica(topo: Topology) -> None:
     assert info(topo, "primary")["master_failover_state"] == "no-failover"
     assert topo.role("primary") == "master"
     assert any("Replica never caught up before timeout" in e.detail for e in topo.events)
+
+
+def test_sync_counters_in_info_stats(topo: Topology) -> None:
+    def stats(node: str) -> dict[str, str]:
+        text = topo.call(node, "INFO", "stats").decode()
+        return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+
+    assert stats("primary")["sync_full"] == "2"
+    topo.partition(["primary"], ["replica-1"])
+    topo.call("primary", "SET", "k", "v")
+    topo.advance(8)
+    topo.heal()
+    topo.advance(1.5)
+    s = stats("primary")
+    assert s["sync_partial_ok"] == "1"
+    assert int(s["total_net_repl_output_bytes"]) > 0
+    assert int(stats("replica-1")["total_net_repl_input_bytes"]) > 0
+
+
+def test_stale_replica_can_refuse_reads(topo: Topology) -> None:
+    r = topo.session("replica-1")
+    r.execute("CONFIG", "SET", "replica-serve-stale-data", "no")
+    assert r.execute("GET", "k") is None
+    topo.kill("primary")
+    topo.advance(0.1)
+    assert r.execute("GET", "k") == ErrorReply(
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+    assert r.execute("INFO", "replication").startswith(b"# Replication")   # INFO is stale-ok
+
+
+def test_chained_replica_follows_its_upstream(topo: Topology) -> None:
+    topo.replicaof("replica-2", "replica-1")
+    topo.advance(7)
+    topo.call("primary", "SET", "k", "chain")
+    topo.advance(0.05)
+    assert topo.call("replica-2", "GET", "k") == b"chain"
+    assert info(topo, "replica-2")["master_port"] == "7001"
+    assert info(topo, "replica-2")["master_replid"] == info(topo, "primary")["master_replid"]
