@@ -1015,6 +1015,28 @@ class Replication:
         return out
 
 
+def replconf_options(c: "Session", argv: list[bytes]) -> Any:
+    """REPLCONF from a client of a server that never replicated: options are checked (a
+    client typing them gets Redis's answers) and acknowledgements ignored."""
+    from ..protocol.reply import OK
+
+    if len(argv) % 2 == 0:
+        raise ErrorReply("ERR syntax error")
+    for i in range(1, len(argv), 2):
+        opt = argv[i].lower()
+        if opt in (b"ack", b"getack"):
+            return NO_REPLY
+        if opt == b"listening-port":
+            try:
+                int(argv[i + 1])
+            except ValueError:
+                raise ErrorReply("ERR value is not an integer or out of range") from None
+        elif opt not in (b"ip-address", b"capa", b"rdb-only", b"rdb-filter-only"):
+            raise ErrorReply("ERR Unrecognized REPLCONF option: "
+                             + argv[i].decode("utf-8", "replace"))
+    return OK
+
+
 def state(engine: "Engine") -> Replication:
     """The engine's replication state, created on first use."""
     repl = engine.replication

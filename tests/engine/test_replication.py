@@ -262,6 +262,9 @@ def test_plain_engine_has_no_replication_state() -> None:
     e = Engine(ManualClock())
     s = e.session()
     s.execute("SET", "k", "v")
+    assert s.execute("REPLCONF", "listening-port", "6380") == "OK"
+    assert s.execute("REPLCONF", "foo", "bar") == ErrorReply(
+        "ERR Unrecognized REPLCONF option: foo")
     assert e.replication is None
     assert not e.gate
     assert s.execute("ROLE") == [b"master", 0, []]

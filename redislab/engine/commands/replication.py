@@ -49,14 +49,20 @@ def slaveof_command(c: "Session", argv: list[bytes]) -> Any:
 
 
 def psync_command(c: "Session", argv: list[bytes]) -> Any:
+    if "link" not in c.extra:
+        raise ErrorReply("ERR PSYNC and SYNC need a replication link: replicas run in a "
+                         "simulated topology (redislab.sim.Topology)")
     return replication.state(c.engine).psync(c, argv)
 
 
 def sync_command(c: "Session", argv: list[bytes]) -> Any:
-    return replication.state(c.engine).psync(c, argv)
+    return psync_command(c, argv)
 
 
 def replconf_command(c: "Session", argv: list[bytes]) -> Any:
+    repl = c.engine.replication
+    if repl is None and "link" not in c.extra:
+        return replication.replconf_options(c, argv)
     return replication.state(c.engine).replconf(c, argv)
 
 
