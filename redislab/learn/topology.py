@@ -339,6 +339,8 @@ class TopologyRun:
         target = node or self.current
         redirects: list[str] = []
         for _ in range(MAX_REDIRECTS):
+            if node is None and self.cluster and not self.alive(target):
+                target = self.fallback(target, redirects)
             session = self.session(client, target)
             reply = session.execute_argv(argv)
             if _is_blocked(reply) and argv and argv[0].upper() in (b"WAIT", b"WAITAOF"):
@@ -349,12 +351,26 @@ class TopologyRun:
                 return Executed(reply, target, redirects)
             kind, slot, where = redirect
             redirects.append(f"-> {kind} {slot} to node {where}")
+            if not self.alive(where):
+                self.current = where
+                raise ConnectionError(f"{where} is down (connection refused)")
             if kind == "ASK":
                 self.session(client, where).execute_argv([b"ASKING"])
             else:
                 self.current = where
             target = where
         return Executed(reply, target, redirects)
+
+    def fallback(self, down: str, notes: list[str]) -> str:
+        """A cluster connection whose node died reconnects to a live one (a cluster client
+        then follows MOVED from there); says so in ``notes``."""
+        live = [n for n in self.primaries() if self.alive(n)] or \
+            [n for n in self.data_nodes() if self.alive(n)]
+        if not live:
+            return down
+        self.current = live[0]
+        notes.append(f"-> node {down} is down: reconnected to {live[0]}")
+        return live[0]
 
     def wait_for(self, session: Any, blocked: Any) -> Any:
         """Let simulated time pass until ``session``'s blocked command is answered."""
@@ -572,8 +588,25 @@ def expression_names(topo: TopologyRun, normalize: Callable[[Any], Any]) -> dict
         "get_on": lambda node, key: call_on(node, "GET", key),
     }
     if topo.cluster:
-        names["slot"] = lambda key: key_slot(_b(key))
-        names["owner"] = lambda key: topo.owner(_b(key))
+        # in a cluster, the keyspace is the union of the primaries' keys, each key read
+        # on the node that serves it
+        def on_owner(key: Any, *command: Any) -> Any:
+            owner = topo.owner(_b(key))
+            return None if owner is None else call_on(owner, *command, key)
+
+        def kind(key: Any) -> str | None:
+            t = on_owner(key, "TYPE")
+            return None if t in (None, "none") else t
+
+        names.update({
+            "slot": lambda key: key_slot(_b(key)),
+            "owner": lambda key: topo.owner(_b(key)),
+            "get": lambda key: on_owner(key, "GET"),
+            "exists": lambda key: on_owner(key, "EXISTS") == 1,
+            "type": kind,
+            "keys": lambda pattern="*": sorted({k for n in topo.primaries()
+                                                for k in keys_on(n, pattern)}),
+        })
     return names
 
 

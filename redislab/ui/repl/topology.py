@@ -123,7 +123,9 @@ class TopologyBackend:
                 f"no node {node} (nodes: {', '.join(run.node_names())})"])
         follow = run.cluster and not client.startswith(NODE_CLIENT)
         notes: list[str] = []
-        for _ in range(MAX_REDIRECTS + 1):
+        for attempt in range(MAX_REDIRECTS + 1):
+            if follow and not attempt and not run.alive(node):
+                node = run.fallback(node, notes)
             if not run.alive(node):
                 notes.append(f"could not connect to {node} at {run.address(node)}: connection "
                              f"refused (the node is down; :restart {node} starts it again)")
@@ -140,7 +142,8 @@ class TopologyBackend:
             kind, slot, target = redirect
             notes.append(f"-> {kind} {slot} to node {target}")
             if kind == "ASK":
-                self.node_backend(target).execute([b"ASKING"], name)
+                if run.alive(target):
+                    self.node_backend(target).execute([b"ASKING"], name)
             else:
                 run.current = target
             node = target
