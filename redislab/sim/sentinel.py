@@ -218,6 +218,13 @@ class Sentinel:
 
     def _sentinel_commands_only(self, c: Any, spec: Any, argv: list[bytes]) -> Any:
         flags = spec.flags
+        if spec.name == "PUBLISH":
+            # sentinelPublishCommand: other Sentinels send their hello here directly.
+            if argv[1] != HELLO:
+                return ErrorReply("ERR Only HELLO messages are accepted by Sentinel "
+                                  "instances.")
+            self._process_hello(argv[2].decode("utf-8", "replace"))
+            return None
         if "sentinel" in flags or "only-sentinel" in flags:
             return None
         return errors.unknown_command(argv[0], argv[1:])
@@ -345,7 +352,7 @@ class Sentinel:
             ri.cmd.send(b"INFO", callback=lambda reply, ri=ri: self._on_info(ri, reply))
         if now - ri.last_pong_ms > ping_period and now - ri.last_ping_ms > ping_period // 2:
             self._ping(ri)
-        elif now - ri.last_pub_ms > PUBLISH_PERIOD and ri.kind != "sentinel":
+        if now - ri.last_pub_ms > PUBLISH_PERIOD:
             self._send_hello(ri)
 
     def _ping(self, ri: Instance) -> None:
