@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..protocol.reply import ErrorReply
 from .events import ClientBlocked, ClientUnblocked
+from .structures.stream import Stream
+from .values import ListValue, ZSetValue
 
 if TYPE_CHECKING:
     from .engine import Engine
     from .session import Blocked, Session
 
 UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+DELETED_STREAM_ERROR = "UNBLOCKED the stream key no longer exists"
 
 
 def block(engine: "Engine", session: "Session", blocked: "Blocked") -> Any:
@@ -88,13 +91,37 @@ def serve_ready(engine: "Engine") -> None:
                 _serve_key(engine, db.id, key)
 
 
+# The type of value each blocking command waits for: a ready key of another type serves
+# nobody blocked by it (serveClientsBlockedOnListKey and friends skip other block types).
+_WAITS_FOR = {"BLPOP": ListValue, "BRPOP": ListValue, "BLMOVE": ListValue,
+              "BRPOPLPUSH": ListValue, "BLMPOP": ListValue, "BZPOPMIN": ZSetValue,
+              "BZPOPMAX": ZSetValue, "BZMPOP": ZSetValue, "XREAD": Stream, "XREADGROUP": Stream}
+
+
 def _serve_key(engine: "Engine", db_index: int, key: bytes) -> None:
     waiters = engine.blocking_keys.get((db_index, key))
     if not waiters:
         return
+    kind = type(engine.dbs[db_index].data.get(key))
+    _serve_waiters(engine, db_index, key, waiters, kind)
+    if kind is not Stream:
+        # The stream is gone (deleted, expired, overwritten, renamed away, flushed): clients
+        # reading it through a group are released with an error; plain XREAD ones wait on.
+        for session in list(engine.blocking_keys.get((db_index, key), ())):
+            b = session.blocked
+            if b is not None and b.spec is not None and b.spec.name == "XREADGROUP":
+                unblock(engine, session, ErrorReply(DELETED_STREAM_ERROR), "deleted")
+
+
+def _serve_waiters(engine: "Engine", db_index: int, key: bytes, waiters: list["Session"],
+                   kind: type) -> None:
     for session in list(waiters):
         blocked = session.blocked
         if blocked is None:
+            continue
+        spec = blocked.spec
+        wanted = _WAITS_FOR.get(spec.name) if spec is not None else None
+        if wanted is not None and kind is not wanted:
             continue
         previous_db = session.db
         session.db = engine.dbs[blocked.db]

@@ -176,6 +176,9 @@ class Database:
             self.ready_check(key, value)
             if self.scan_index is not None:
                 self.scan_index.add(key)
+        elif self.engine.blocking_keys:
+            # An overwrite can end a stream that XREADGROUP clients wait on.
+            self.signal_ready(key)
         data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
@@ -220,6 +223,9 @@ class Database:
 
     def _remove(self, key: bytes) -> None:
         del self.data[key]
+        if self.engine.blocking_keys:
+            # signalDeletedKeyAsReady: XREADGROUP clients waiting on a stream learn it is gone.
+            self.signal_ready(key)
         self.lru.pop(key, None)
         if self.expires:
             self.expires.pop(key, None)
@@ -314,6 +320,11 @@ class Database:
         """Empty the database; returns how many keys it held."""
         n = len(self.data)
         self.touch_all_watched()
+        eng = self.engine
+        if eng.blocking_keys:
+            for db_id, key in list(eng.blocking_keys):
+                if db_id == self.id and key in self.data:
+                    self.signal_ready(key)
         self.data = {}
         self.expires = {}
         # An LFU policy keeps access data in its own mapping type (eviction.py): keep it.

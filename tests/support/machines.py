@@ -112,7 +112,8 @@ class Pair:
 
 
 class MultiMachine(RuleBasedStateMachine):
-    """Several client pairs plus a control connection that watches the server's state."""
+    """Several client pairs, a writer pair, and a control connection that watches the
+    server's state."""
 
     server: RedisServer
     clients = 3
@@ -129,6 +130,11 @@ class MultiMachine(RuleBasedStateMachine):
         self.clock = ManualClock()
         self.engine = Engine(self.clock, config=dict(self.config))
         self.pairs = [Pair(self.engine, self.server) for _ in range(self.clients)]
+        self.writer = Pair(self.engine, self.server)
+        self.setup()
+
+    def setup(self) -> None:
+        """Per-example state of a subclass."""
 
     def teardown(self) -> None:
         control = getattr(self, "control", None)
@@ -136,6 +142,7 @@ class MultiMachine(RuleBasedStateMachine):
             return
         for p in self.pairs:
             p.close()
+        self.writer.close()
         # Closing a blocked connection frees it; wait until the server has noticed so that
         # the next example starts from a server with nobody blocked.
         self.wait_for(lambda: self.real_blocked() == 0)
