@@ -259,6 +259,11 @@ def _add_quiz_commands(app: "typer.Typer") -> None:
         list_topics: bool = typer.Option(False, "--list", help="List topics and tags."),
         progress_file: Optional[Path] = progress_file_opt,
         bank: Optional[Path] = bank_opt,
+        url: Optional[str] = typer.Option(
+            None, "--url", "-u", metavar="URL",
+            help="Run predict and hands-on answers on a real Redis server "
+                 "(redis://host:port/db; each answer empties that database). Questions "
+                 "needing the embedded engine are left out."),
     ) -> None:
         """Interview drills: due and new questions, graded by the engine, spaced out."""
         from .ui.quiz_screen import run_quiz
@@ -266,9 +271,24 @@ def _add_quiz_commands(app: "typer.Typer") -> None:
         if minutes is not None and not interview:
             typer.echo("redislab: MINUTES goes with --interview", err=True)
             raise typer.Exit(2)
-        code = run_quiz(topic=topic, kind=kind, count=count, interview=interview,
-                        minutes=minutes, seed=seed, bank_dir=bank,
-                        progress_file=progress_file, list_topics=list_topics)
+        target = None
+        if url is not None:
+            from .learn import quiz_grade
+            from .learn.remote import ServerError, ServerTarget
+
+            try:
+                target = ServerTarget(url)
+            except ServerError as e:
+                typer.echo(f"redislab: {e}", err=True)
+                raise typer.Exit(1) from None
+            quiz_grade.use_server(target)
+        try:
+            code = run_quiz(topic=topic, kind=kind, count=count, interview=interview,
+                            minutes=minutes, seed=seed, bank_dir=bank,
+                            progress_file=progress_file, list_topics=list_topics)
+        finally:
+            if target is not None:
+                target.close()
         raise typer.Exit(code)
 
     @app.command("progress")
@@ -493,11 +513,17 @@ def _add_learn_commands(app: "typer.Typer") -> None:
                                      help="With --import: replace instead of merging."),
         reset: bool = typer.Option(False, "--reset",
                                    help="Forget progress: of lesson ID, or of all lessons."),
+        url: Optional[str] = typer.Option(
+            None, "--url", "-u", metavar="URL",
+            help="Run the lesson on a real Redis server (redis://host:port/db). Each step "
+                 "empties that database and resets changed parameters: use a scratch "
+                 "server. Steps needing the embedded engine are skipped."),
     ) -> None:
         """Guided lessons: list them with your progress, or run one inside the REPL."""
         from .learn.loader import LessonError
         from .learn.progress import Progress, ProgressError
         from .ui.lesson_screen import lesson_list, print_fragments, run_lesson
+        from .ui.startup import StartupError
 
         progress = Progress(progress_file)
         if progress.warning:
@@ -523,13 +549,21 @@ def _add_learn_commands(app: "typer.Typer") -> None:
             print_fragments(lesson_list(lessons, progress))
             raise typer.Exit(0)
         try:
-            if sys.stdin.isatty():
+            if url is not None:
+                from .ui.lesson_remote import run_lesson_on_server
+
+                piped = None if sys.stdin.isatty() else \
+                    [ln.rstrip("\r\n") for ln in sys.stdin]
+                code = run_lesson_on_server(lesson, url, base=lessons, progress=progress,
+                                            step=step, lines=piped,
+                                            write=None if piped is None else print_fragments)
+            elif sys.stdin.isatty():
                 code = run_lesson(lesson, base=lessons, progress=progress, step=step)
             else:
                 lines = [ln.rstrip("\r\n") for ln in sys.stdin]
                 code = run_lesson(lesson, base=lessons, progress=progress, step=step,
                                   lines=lines, write=print_fragments)
-        except (LookupError, LessonError) as e:
+        except (LookupError, LessonError, StartupError) as e:
             typer.echo(f"redislab: {e}", err=True)
             raise typer.Exit(1) from None
         raise typer.Exit(code)

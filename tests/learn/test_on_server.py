@@ -151,3 +151,27 @@ def test_a_quiz_session_on_the_server(quiz_on_server: ServerTarget) -> None:
     assert q is not None
     outcome = session.submit(q, "certainly not this")
     assert not outcome.correct
+
+
+def test_redislab_learn_and_quiz_take_url(server: RedisServer, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    url = f"redis://127.0.0.1:{server.port}/9"
+    lesson = subprocess.run(
+        [sys.executable, "-m", "redislab", "learn", "strings-counters-ttl", "--url", url,
+         "--progress-file", str(tmp_path / "progress.json")],
+        input="SET cli-was-here 1\n:advance 5s\n", capture_output=True, text=True, timeout=60)
+    assert lesson.returncode == 0, lesson.stderr
+    assert f"on {url}: each step empties database 9" in lesson.stdout
+    assert "needs the embedded engine" in lesson.stdout
+    check = RedisServer.client(server)
+    check.execute("SELECT", "9")
+    assert check.execute("GET", "cli-was-here") == b"1"
+    check.close()
+    quiz = subprocess.run(
+        [sys.executable, "-m", "redislab", "quiz", "--url", url, "--kind", "predict", "-n", "1",
+         "--seed", "3", "--progress-file", str(tmp_path / "quiz.json")],
+        input="(integer) 12345\n\n", capture_output=True, text=True, timeout=60)
+    assert quiz.returncode == 0, quiz.stderr
+    assert "Redis replies:" in quiz.stdout
