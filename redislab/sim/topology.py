@@ -565,30 +565,47 @@ class Topology:
         return [f"+{(e.time_ms - start) / 1000:.1f}s {e}" for e in self.events[-last:]]
 
     def describe(self) -> str:
-        """One line: each node's role, offset and lag, then any partitions."""
+        """One line for a toolbar: each server's role, offset and how far behind it is, the
+        Sentinels' view, and any partitions. For example::
+
+            primary: master off=1234 | replica-1: replica of primary, link up, 0B behind |
+            replica-2: down | sentinels 3/3: mymaster=primary ok, epoch 0
+        """
         parts = []
-        master_off: dict[tuple[str, int], int] = {}
-        for node in self.nodes.values():
-            if node.alive and not node.sentinel and node.engine.replication is not None:
-                master_off[(node.host, node.port)] = node.engine.replication.offset
-        for name, node in self.nodes.items():
+        for name in self.data_nodes():
+            node = self.nodes[name]
             if not node.alive:
                 parts.append(f"{name}: down")
                 continue
-            if node.sentinel:
-                s = self.sentinels.get(name)
-                parts.append(f"{name}: sentinel" + (f" ({s.summary()})" if s else ""))
-                continue
             repl = node.engine.replication
             if repl is None or repl.master_host is None:
-                n = len([r for r in (repl.replicas if repl else []) if r.state == "online"])
-                parts.append(f"{name}: master off={repl.offset if repl else 0} replicas={n}")
-            else:
-                link = "up" if repl.state == repl_mod.CONNECTED else "down"
-                upstream = master_off.get((repl.master_host, repl.master_port))
-                lag = f" behind={upstream - repl.reploff}B" if upstream is not None and \
-                    upstream >= repl.reploff else ""
-                parts.append(f"{name}: replica link={link} off={repl.reploff}{lag}")
+                parts.append(f"{name}: master off={repl.offset if repl else 0}")
+                continue
+            upstream = self.by_address(repl.master_host, repl.master_port)
+            of = upstream.name if upstream is not None else \
+                f"{repl.master_host}:{repl.master_port}"
+            link = "up" if repl.state == repl_mod.CONNECTED else "down"
+            text = f"{name}: replica of {of}, link {link}"
+            if upstream is not None and upstream.alive and \
+                    upstream.engine.replication is not None:
+                behind = upstream.engine.replication.offset - repl.reploff
+                if behind >= 0:
+                    text += f", {behind}B behind"
+            parts.append(text)
+        sentinels = self.sentinel_nodes()
+        if sentinels:
+            alive = [self.sentinels[n] for n in sentinels if n in self.sentinels]
+            view = ""
+            if alive:
+                views = []
+                for m in alive[0].masters.values():
+                    target = self.by_address(m.host, m.port)
+                    state = ",".join(f for f in ("s_down", "o_down") if f in m.flags) or "ok"
+                    if "failover_in_progress" in m.flags:
+                        state += ",failover"
+                    views.append(f"{m.name}={target.name if target else m.port} {state}")
+                view = ": " + "; ".join(views) + f", epoch {alive[0].current_epoch}"
+            parts.append(f"sentinels {len(alive)}/{len(sentinels)}{view}")
         cuts = sorted("/".join(sorted(p)) for p in self.network.cut_pairs)
         line = " | ".join(parts)
         if cuts:

@@ -19,7 +19,7 @@ def test_replicas_start_synced(topo: Topology) -> None:
     assert topo.node("replica-1").address == "127.0.0.1:7001"
     assert topo.role("primary") == "master"
     assert topo.role("replica-2") == "slave"
-    assert "replica-1: replica link=up" in topo.describe()
+    assert "replica-1: replica of primary, link up, 0B behind" in topo.describe()
 
 
 def test_writes_reach_replicas_only_when_time_moves(topo: Topology) -> None:
