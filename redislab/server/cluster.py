@@ -58,6 +58,16 @@ class ClusterServer:
             eng.extensions["shutdown"] = self.request_shutdown
         for st in self.states:
             st.send = self._send
+        for eng in engines:
+            eng.extensions["migrate_peer"] = self._peer
+
+    def _peer(self, host: str, port: int) -> Engine | None:
+        """MIGRATE's target: a node of this process, found by its address."""
+        if host in ("localhost", "::1"):
+            host = "127.0.0.1"
+        st = self._by_address.get((host, port)) or self._by_address.get(
+            (self.states[0].myself.ip, port) if host == "127.0.0.1" else ("", -1))
+        return None if st is None else st.engine
 
     def _send(self, address: tuple[str, int], message: BusMessage) -> None:
         target = self._by_address.get(address)

@@ -123,6 +123,8 @@ class ClusterTopology(Topology):
             _restore(old, st, self.clock.time_ms())
         st.send = lambda address, msg, src=node.name: self._bus_send(src, address, msg)
         st.on_log = lambda text, name=node.name: self._event(name, "cluster", self._named(text))
+        node.engine.extensions["migrate_peer"] = \
+            lambda host, port, src=node.name: self._migrate_peer(src, host, port)
 
     # ----------------------------------------------------------------------------------------
     # The cluster bus over the simulated network
@@ -163,6 +165,14 @@ class ClusterTopology(Topology):
         else:
             conn = held[0]
         conn.send(0, ("bus", msg), 64)
+
+    def _migrate_peer(self, src: str, host: str, port: int) -> Any:
+        """MIGRATE's target from ``src``: a live node it can reach (delay is not modelled)."""
+        dst = self.by_address(host, port)
+        if dst is None or not dst.alive or dst.sentinel or \
+                not self.network.reachable(src, dst.name):
+            return None
+        return dst.engine
 
     def _accept(self, node: Any, conn: Connection) -> None:
         if not self._bus_accept:

@@ -274,3 +274,21 @@ def test_serving_keys_matches(pair: Pair) -> None:
         CLUSTER INFO
         CLUSTER NODES
     """)
+
+
+def test_migrate_refusals_match(differ: Any) -> None:
+    # Without a reachable target (nothing listens on port 1) the texts are Redis's own.
+    differ.check_all("""
+        SET k v
+        MIGRATE 127.0.0.1 1 nokey 0 1000
+        MIGRATE 127.0.0.1 1 k 0 1000
+        MIGRATE 127.0.0.1 1 k 0 1000 FOO
+        MIGRATE 127.0.0.1 1 k 0 1000 AUTH
+        MIGRATE 127.0.0.1 1 k 0 1000 AUTH2 user
+        MIGRATE 127.0.0.1 1 k 0 1000 KEYS k
+        MIGRATE 127.0.0.1 1 "" 0 1000 KEYS nokey other
+        MIGRATE 127.0.0.1 1 k x 1000
+        MIGRATE 127.0.0.1 1 k 0 x
+        MIGRATE 127.0.0.1 1 k 0
+        GET k
+    """)

@@ -174,3 +174,28 @@ def test_serve_cluster_cli() -> None:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(10)
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
+def test_redis_cli_reshard_moves_keys_with_migrate(served_cluster: RunningCluster) -> None:
+    rc = RedisCluster(host="127.0.0.1", port=served_cluster.port)
+    try:
+        for i in range(300):
+            rc.set(f"key:{i}", i)
+        ids = [served_cluster.node(i).execute_command("CLUSTER", "MYID").decode()
+               for i in range(3)]
+        out = subprocess.run(
+            ["redis-cli", "--cluster", "reshard", f"127.0.0.1:{served_cluster.port}",
+             "--cluster-from", ids[0], "--cluster-to", ids[1], "--cluster-slots", "500",
+             "--cluster-yes"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+        first = served_cluster.engines[0].extensions["cluster"]
+        assert first.slots[0] is first.nodes[ids[1]] and first.slots[499] is first.nodes[ids[1]]
+        assert first.slots[500] is first.myself
+        # Every key is where its slot now lives, and the client still finds all of them.
+        for e in served_cluster.engines:
+            st = e.extensions["cluster"]
+            assert all(st.slots[key_hash_slot(k)] is st.myself for k in e.dbs[0].data)
+        assert [rc.get(f"key:{i}") for i in range(300)] == [str(i).encode() for i in range(300)]
+    finally:
+        rc.close()

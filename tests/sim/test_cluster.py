@@ -191,3 +191,39 @@ def test_bad_parameters() -> None:
         Topology.cluster(primaries=0)  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
         Topology.cluster(primaries=3, replicas=-1)  # type: ignore[attr-defined]
+
+
+def test_migrate_between_nodes(cluster: ClusterTopology) -> None:
+    a, c = cluster.session("A"), cluster.session("C")
+    assert c.execute("SET", "foo", "1") == "OK"
+    assert c.execute("PEXPIRE", "foo", 50000) == 1
+    assert c.execute("SET", "{foo}2", "2") == "OK"
+    slot = 12182
+    assert a.execute("CLUSTER", "SETSLOT", slot, "IMPORTING", cluster.state("C").myself.id) \
+        == "OK"
+    assert c.execute("CLUSTER", "SETSLOT", slot, "MIGRATING", cluster.state("A").myself.id) \
+        == "OK"
+    assert c.execute("MIGRATE", "127.0.0.1", 7000, "foo", 0, 1000, "COPY") == "OK"
+    assert c.execute("MIGRATE", "127.0.0.1", 7000, "foo", 0, 1000) == ErrorReply(
+        "ERR Target instance replied with error: BUSYKEY Target key name already exists.")
+    assert c.execute("MIGRATE", "127.0.0.1", 7000, "", 0, 1000, "REPLACE", "KEYS", "foo",
+                     "{foo}2", "{foo}missing") == "OK"
+    assert c.execute("MIGRATE", "127.0.0.1", 7000, "foo", 0, 1000) == "NOKEY"
+    assert c.execute("EXISTS", "foo") == ErrorReply("ASK 12182 127.0.0.1:7000")
+    assert b"foo" not in cluster.node("C").engine.dbs[0].data
+    assert 49000 < cluster.node("A").engine.dbs[0].expires[b"foo"] - cluster.now_ms() <= 50000
+    # The deletions reached C's replica as one DEL.
+    cluster.advance(0.1)
+    assert cluster.node("C1").engine.dbs[0].data.keys() == set()
+    assert c.execute("MIGRATE", "127.0.0.1", 7999, "x", 0, 1000) == "NOKEY"
+    assert c.execute("SET", "a", "1") == "OK"                # slot 15495, C's
+    assert c.execute("MIGRATE", "127.0.0.1", 7999, "a", 0, 1000) == ErrorReply(
+        "IOERR error or timeout writing to target instance")
+    cluster.partition(["C"], ["A"])
+    assert c.execute("MIGRATE", "127.0.0.1", 7000, "a", 0, 1000) == ErrorReply(
+        "IOERR error or timeout writing to target instance")
+    cluster.heal()
+    # Reachable again, but A neither owns nor imports slot 15495: it says so.
+    assert c.execute("MIGRATE", "127.0.0.1", 7000, "a", 0, 1000) == ErrorReply(
+        "ERR Target instance replied with error: MOVED 15495 127.0.0.1:7002")
+    assert c.execute("GET", "a") == b"1"

@@ -575,3 +575,100 @@ HELP = (
     "HELP",
     "    Prints this help.",
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# MIGRATE: kept with the cluster commands because its targets are the cluster's other nodes.
+
+def migrate_command(c: "Session", argv: list[bytes]) -> Any:
+    """MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw]
+    [KEYS key ...] (cluster.c migrateCommand).
+
+    The target is reached through the ``migrate_peer`` extension a host provides (the served
+    cluster and the simulated topology find their engines by address); the transfer is
+    synchronous, as Redis's is, and network delay is not modelled. Without a peer the
+    command fails as Redis does when it cannot reach the target.
+    """
+    from .persistence import dump_command
+
+    copy = replace = False
+    username: bytes | None = None
+    password: bytes | None = None
+    first, num = 3, 1
+    j = 6
+    while j < len(argv):
+        opt = argv[j].lower()
+        more = len(argv) - 1 - j
+        if opt == b"copy":
+            copy = True
+        elif opt == b"replace":
+            replace = True
+        elif opt == b"auth":
+            if not more:
+                raise ErrorReply(errors.SYNTAX)
+            j += 1
+            password = argv[j]
+        elif opt == b"auth2":
+            if more < 2:
+                raise ErrorReply(errors.SYNTAX)
+            username, password = argv[j + 1], argv[j + 2]
+            j += 2
+        elif opt == b"keys":
+            if argv[3]:
+                raise ErrorReply("ERR When using MIGRATE KEYS option, the key argument must "
+                                 "be set to the empty string")
+            first, num = j + 1, len(argv) - j - 1
+            break
+        else:
+            raise ErrorReply(errors.SYNTAX)
+        j += 1
+    to_int(argv[5])
+    dbid = to_int(argv[4])
+    keys = [k for k in argv[first:first + num] if c.db.get(k) is not None]
+    c.work += num
+    if not keys:
+        return Status("NOKEY")
+    find = c.engine.extensions.get("migrate_peer")
+    port = parse_int(argv[2])
+    target = find(argv[1].decode("utf-8", "replace"), port) \
+        if find is not None and port is not None else None
+    if target is None:
+        raise ErrorReply("IOERR error or timeout writing to target instance")
+    cluster = c.engine.config["cluster-enabled"]
+    now = c.engine.now_ms()
+    payloads = []
+    for key in keys:
+        when = c.db.expires.get(key)
+        ttl = 0 if when is None else max(when - now, 1)
+        payloads.append((key, ttl, dump_command(c, [b"DUMP", key])))
+    peer = target.session(name="migrate")
+    try:
+        first_error: str | None = None
+        if password is not None:
+            auth = [b"AUTH", password] if username is None else [b"AUTH", username, password]
+            reply = peer.execute_argv(auth)
+            if isinstance(reply, ErrorReply):
+                first_error = reply.message
+        if first_error is None:
+            reply = peer.execute_argv([b"SELECT", b"%d" % dbid])
+            if isinstance(reply, ErrorReply):
+                first_error = reply.message
+        deleted: list[bytes] = []
+        if first_error is None:
+            for key, ttl, payload in payloads:
+                cmd = [b"RESTORE-ASKING" if cluster else b"RESTORE", key, b"%d" % ttl, payload]
+                if replace:
+                    cmd.append(b"REPLACE")
+                reply = peer.execute_argv(cmd)
+                if isinstance(reply, ErrorReply):
+                    first_error = first_error or reply.message
+                elif not copy and c.db.delete(key):
+                    c.db.changed(key, "del", "g")
+                    deleted.append(key)
+        if deleted:
+            c.extra["propagate"] = [[b"DEL", *deleted]]
+    finally:
+        target.close_session(peer)
+    if first_error is not None:
+        raise ErrorReply("ERR Target instance replied with error: " + first_error)
+    return OK
