@@ -488,9 +488,8 @@ class Reshard:
     """A slot migration in progress (redis-cli's clusterManagerMoveSlot, one key at a time).
 
     Opening it marks each slot IMPORTING on the target and MIGRATING on the source. ``step``
-    moves keys as MIGRATE does (DUMP on the source, RESTORE-ASKING on the target, DEL on the
-    source); when a slot is empty on the source it is assigned to the target on every
-    primary (CLUSTER SETSLOT NODE) and the next slot opens.
+    moves keys with MIGRATE; when a slot is empty on the source it is assigned to the target
+    on every primary (CLUSTER SETSLOT NODE) and the next slot opens.
     """
 
     def __init__(self, topology: ClusterTopology, slots: int | Iterable[int], source: str,
@@ -578,13 +577,12 @@ class Reshard:
         return moved
 
     def _move(self, key: bytes) -> int:
-        t = self.topology
-        payload = t.call(self.source, "DUMP", key)
-        if payload is None:
+        """MIGRATE one key from the source to the target, as redis-cli does."""
+        dst = self.topology.node(self.target)
+        reply = self._call(self.source, "MIGRATE", dst.host, dst.port, "", 0, 5000,
+                           "REPLACE", "KEYS", key)
+        if reply == "NOKEY":
             return 0
-        ttl = t.call(self.source, "PTTL", key)
-        self._call(self.target, "RESTORE-ASKING", key, max(int(ttl), 0), payload, "REPLACE")
-        self._call(self.source, "DEL", key)
         self.moved += 1
         return 1
 
