@@ -301,7 +301,8 @@ def test_info_and_role_match_a_real_primary_and_replica() -> None:
         pc, rc = primary.client(), replica.client()
         rc.execute("REPLICAOF", "127.0.0.1", str(primary.port))
         deadline = time.monotonic() + 20
-        while b"master_link_status:up" not in rc.execute("INFO", "replication"):
+        while b"master_link_status:up" not in rc.execute("INFO", "replication") or \
+                b"state=online" not in pc.execute("INFO", "replication"):
             assert time.monotonic() < deadline, "real replica did not sync"
             time.sleep(0.1)  # waiting for a real server, not a test timing
         pc.execute("SET", "k", "v")
