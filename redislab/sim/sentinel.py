@@ -33,6 +33,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..engine import errors
+from ..engine.events import Notice
 from ..protocol.reply import OK, ErrorReply, Status
 
 if TYPE_CHECKING:
@@ -215,6 +216,9 @@ class Sentinel:
         if extra:
             detail = f"{detail} {extra}".strip()
         self.topology._event(self.node.name, what, detail)
+        bus = self.engine.bus
+        if bus.active:
+            bus.publish(Notice(f"{what} {detail}".strip()))
 
     def _sentinel_commands_only(self, c: Any, spec: Any, argv: list[bytes]) -> Any:
         flags = spec.flags
