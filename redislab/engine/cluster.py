@@ -785,26 +785,22 @@ class ClusterState:
         self.update_state()
         self.broadcast("pong")
 
-    def receive(self, msg: BusMessage, address: tuple[str, int] | None = None) -> None:
+    def receive(self, msg: BusMessage) -> None:
         """clusterProcessPacket: apply one message that reached this node."""
         now = self.engine.clock.time_ms()
         self.received[msg.type] = self.received.get(msg.type, 0) + 1
-        me = self.myself
         if msg.current_epoch > self.current_epoch:
             self.current_epoch = msg.current_epoch
         sender = self.nodes.get(msg.sender)
         if sender is not None and sender.handshake:
             sender = None
         if msg.type == "meet" and sender is None:
-            if not me.ip and address is not None:
-                pass
-            node = ClusterNode(msg.sender, ip=msg.ip, port=msg.port, cport=msg.cport,
-                               created=now)
-            # Redis adds the node in handshake and learns its name from the next PONG.
+            # Redis adds the sender in handshake and learns its name from the next PONG; the
+            # model takes the name from the MEET itself.
             if msg.sender in self.blacklist and now < self.blacklist[msg.sender]:
                 return
-            self.add_node(node)
-            sender = node
+            sender = self.add_node(ClusterNode(msg.sender, ip=msg.ip, port=msg.port,
+                                               cport=msg.cport, created=now))
         if msg.type in ("ping", "meet"):
             self._send((msg.ip, msg.port), "pong")
         if msg.type in ("ping", "pong", "meet"):
@@ -864,8 +860,6 @@ class ClusterState:
             if node is not None and node.config_epoch < msg.about_epoch:
                 node.config_epoch = msg.about_epoch
                 self._update_slots_with(node, msg.about_epoch, msg.about_slots)
-        elif msg.type == "mfstart" and sender is not None and me.master:
-            pass
         self.update_state()
 
     def _clear_failure_if_needed(self, node: ClusterNode, now: int) -> None:
