@@ -315,3 +315,18 @@ _ERROR_CASES = [
     ("GET", "x"),
     ("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1", "0", "*"),
 ]
+
+
+def test_replica_priority_decides_the_promotion() -> None:
+    t = Topology.sentinel(replicas=3, sentinels=3, quorum=2, seed=5, down_after_ms=3000)
+    try:
+        t.call("replica-1", "CONFIG", "SET", "replica-priority", "0")    # never promoted
+        t.call("replica-3", "CONFIG", "SET", "replica-priority", "10")   # preferred
+        t.advance(11)     # the Sentinels read the priorities from INFO every 10 s
+        t.kill("primary")
+        t.advance(20)
+        assert master_addr(t) == ("127.0.0.1", t.node("replica-3").port)
+        selected = [e.detail for e in t.events if e.what == "+selected-slave"]
+        assert selected and "7003" in selected[0]
+    finally:
+        t.close()
