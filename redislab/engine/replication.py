@@ -772,10 +772,12 @@ class Replication:
                 parts = text.split()
                 new_id = parts[1] if len(parts) > 1 else self.replid
                 if new_id != self.replid:
-                    # The master's history continues ours under a new id.
+                    # The master's history continues ours under a new id; sub-replicas
+                    # must reconnect to learn it.
                     self.replid2 = self.replid
                     self.second_offset = self.offset + 1
                     self.replid = new_id
+                    self._disconnect_replicas()
                 self.reploff = self.read_reploff = self.offset
                 self._connected(self.master_db)
                 self.note("partial-sync", f"partial resync accepted: continuing from offset "
