@@ -11,7 +11,8 @@ MOVED and ASK as ``redis-cli -c`` does). Lesson lines act on the topology:
 * ``:delay A B 200ms`` (one link gets slower)
 * ``:failover [NODE]`` (Sentinel: a forced failover; cluster: CLUSTER FAILOVER on a replica;
   replicas without Sentinel: the operator promotes NODE by hand)
-* ``:reshard SLOTS FROM TO`` (cluster: move SLOTS slots from one primary to another)
+* ``:reshard COUNT FROM TO`` (cluster: move COUNT slots, or ``slot:N[-M]``, with their
+  keys from one primary to another)
 * ``:advance DURATION`` moves the topology's clock (replication, Sentinel timers, expiry)
 * ``:node NAME`` switches the node the learner talks to
 * ``@node:NAME COMMAND`` runs one command on NAME (``@name COMMAND`` is still another client)
