@@ -132,12 +132,12 @@ def topology_missing(spec: TopologySpec | None) -> str | None:
 
 
 def _builder(spec: TopologySpec) -> Callable[..., Any]:
-    module = importlib.import_module(SIM_MODULES[spec.kind])
-    topology = getattr(importlib.import_module("redislab.sim.topology"), "Topology")
-    if spec.kind == "cluster":
-        # the cluster module adds Topology.cluster when it is imported
-        del module
-    return getattr(topology, spec.kind)
+    """``Topology.replicas`` / ``.sentinel`` / ``.cluster`` (ImportError or AttributeError
+    while the simulation lacks it)."""
+    # importing the kind's module is what defines it: sim.cluster adds Topology.cluster
+    importlib.import_module(SIM_MODULES[spec.kind])
+    topology = importlib.import_module("redislab.sim.topology").Topology
+    return getattr(topology, spec.kind)  # type: ignore[no-any-return]
 
 
 def build(spec: TopologySpec, seed: int) -> Any:
