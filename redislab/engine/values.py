@@ -86,10 +86,18 @@ class MutableString:
 
 
 class ListValue(deque):
-    """A list (quicklist in 7.0: 7.0 has no listpack-encoded lists)."""
+    """A list (quicklist in 7.0: 7.0 has no listpack-encoded lists).
 
-    __slots__ = ()
+    ``nodes`` is the quicklist's node layout (structures.quicklist.Layout) once anything but
+    appends at the tail has happened; None means "as RPUSH would lay these elements out".
+    """
+
+    __slots__ = ("nodes",)
     encoding = "quicklist"
+
+    def __init__(self, items: Iterable[bytes] = ()) -> None:
+        super().__init__(items)
+        self.nodes: Any = None
 
 
 class HashValue(dict):

@@ -16,6 +16,7 @@ from ...protocol.reply import NULL_ARRAY, OK, ErrorReply
 from .. import errors
 from ..args import LLONG_MIN, OUT_OF_RANGE, SYNTAX, parse_int, to_int
 from ..keyspace import WRONGTYPE
+from ..structures.quicklist import Layout
 from ..values import ListValue
 from .strings import rewrite
 
@@ -83,6 +84,14 @@ def _range(lst: ListValue, start: int, end: int) -> list[bytes]:
 # ---------------------------------------------------------------------------------------------
 # Pushes
 
+def _layout(c: "Session", lst: ListValue) -> Layout:
+    """The node layout of ``lst``, built from its elements the first time it is needed."""
+    nodes = lst.nodes
+    if nodes is None:
+        nodes = lst.nodes = Layout.pushed(lst, c.engine.config["list-max-listpack-size"])
+    return nodes
+
+
 def _push_generic(c: "Session", argv: list[bytes], left: bool, only_existing: bool) -> int:
     db = c.db
     key = argv[1]
@@ -97,6 +106,14 @@ def _push_generic(c: "Session", argv: list[bytes], left: bool, only_existing: bo
     elif type(lst) is not ListValue:
         raise WRONGTYPE
     n = len(argv) - 2
+    if left:
+        push = _layout(c, lst).push_head
+        for item in islice(argv, 2, None):
+            push(item)
+    elif lst.nodes is not None:
+        push = lst.nodes.push_tail
+        for item in islice(argv, 2, None):
+            push(item)
     if n == 1:
         if left:
             lst.appendleft(argv[2])
@@ -137,8 +154,11 @@ def _push_one(c: "Session", key: bytes, lst: ListValue | None, value: bytes, lef
         lst = ListValue()
         db.add(key, lst)
     if left:
+        _layout(c, lst).push_head(value)
         lst.appendleft(value)
     else:
+        if lst.nodes is not None:
+            lst.nodes.push_tail(value)
         lst.append(value)
     db.changed(key, "lpush" if left else "rpush", "l", 0)
     if created:
@@ -169,16 +189,32 @@ def _pop_range(c: "Session", key: bytes, lst: ListValue, left: bool, count: int)
     elif left:
         pop = lst.popleft
         out = [pop() for _ in range(count)]
+        _layout_after_pop(c, lst, out, True)
     else:
         pop = lst.pop
         out = [pop() for _ in range(count)]
+        _layout_after_pop(c, lst, out, False)
     c.work += count
     _elements_removed(c, key, lst, left, count)
     return out
 
 
+def _layout_after_pop(c: "Session", lst: ListValue, popped: list[bytes], left: bool) -> None:
+    """Take popped elements out of the layout. Pops at the tail of a list only ever appended
+    to leave what RPUSH would have built, so such a list still needs none."""
+    if left:
+        if lst.nodes is None:
+            # Built from the elements as they were before the pop.
+            lst.nodes = Layout.pushed(popped + list(lst),
+                                      c.engine.config["list-max-listpack-size"])
+        lst.nodes.pop_head(popped)
+    elif lst.nodes is not None:
+        lst.nodes.pop_tail(popped)
+
+
 def _pop_one(c: "Session", key: bytes, lst: ListValue, left: bool) -> bytes:
     value = lst.popleft() if left else lst.pop()
+    _layout_after_pop(c, lst, [value], left)
     c.work += 1
     _elements_removed(c, key, lst, left, 1)
     return value
@@ -197,6 +233,7 @@ def _pop_generic(c: "Session", key: bytes, left: bool, count: int = -1) -> Any:
         raise WRONGTYPE
     if count < 0:
         value = lst.popleft() if left else lst.pop()
+        _layout_after_pop(c, lst, [value], left)
         c.work += 1
         db.changed(key, "lpop" if left else "rpop", "l")
         if not lst:
@@ -240,6 +277,7 @@ def _lmove_generic(c: "Session", src: bytes, dst: bytes, from_left: bool,
         return None
     dlst = _lookup_write(db, dst)
     value = lst.popleft() if from_left else lst.pop()
+    _layout_after_pop(c, lst, [value], from_left)
     # When src is dst this pushes onto the same deque, so a one-element list survives.
     _push_one(c, dst, dlst, value, to_left)
     c.work += 1
@@ -417,6 +455,7 @@ def lset_command(c: "Session", argv: list[bytes]) -> Any:
         index += n
     if not 0 <= index < n:
         raise INDEX_OUT_OF_RANGE
+    _layout(c, lst).replace(index, lst[index], argv[3])
     lst[index] = argv[3]
     c.work += min(index, n - index)
     db.changed(key, "lset", "l")
@@ -441,6 +480,7 @@ def linsert_command(c: "Session", argv: list[bytes]) -> Any:
     except ValueError:
         c.work += len(lst)
         return -1
+    _layout(c, lst).insert(lst, index, argv[4], after)
     lst.insert(index + 1 if after else index, argv[4])
     c.work += index + 1
     db.changed(key, "linsert", "l")
@@ -463,6 +503,8 @@ def lrem_command(c: "Session", argv: list[bytes]) -> Any:
         if element not in lst:
             c.work += n
             return 0
+        layout = _layout(c, lst)
+        layout.remove([i for i, x in enumerate(lst) if x == element], _Same(element))
         kept = [x for x in lst if x != element]
         removed = n - len(kept)
         lst.clear()
@@ -483,6 +525,9 @@ def lrem_command(c: "Session", argv: list[bytes]) -> Any:
                 kept.append(x)
         c.work += stop
         if removed:
+            hits = [i for i, x in enumerate(islice(items, stop)) if x == element]
+            positions = sorted(n - 1 - i for i in hits) if from_tail else hits
+            _layout(c, lst).remove(positions, _Same(element))
             kept.extend(items[stop:])
             if from_tail:
                 kept.reverse()
@@ -518,6 +563,11 @@ def ltrim_command(c: "Session", argv: list[bytes]) -> Any:
             end = n - 1
         ltrim, rtrim = start, n - end - 1
     removed = ltrim + rtrim
+    if 0 < removed < n:
+        # quicklistDelRange at each end: nodes shrink or go, none merge.
+        layout = _layout(c, lst)
+        layout.pop_head(islice(lst, ltrim))
+        layout.pop_tail(islice(reversed(lst), rtrim))
     if removed >= n:
         lst.clear()
     elif removed > n - removed:
@@ -538,3 +588,14 @@ def ltrim_command(c: "Session", argv: list[bytes]) -> Any:
         db.changed(key, "del", "g", 0)
     return OK
 
+
+class _Same:
+    """The same element at every index (LREM removes copies of one value)."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: bytes) -> None:
+        self.item = item
+
+    def __getitem__(self, _index: int) -> bytes:
+        return self.item

@@ -27,7 +27,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..memory.sizes import LISTPACK_EMPTY, lp_entry
 from ..structures import intset, listpack, lzf
+from ..structures.quicklist import Layout, node_slices
 from ..structures.crc64 import crc64
 from ..structures.stream import (FLAG_DELETED, FLAG_SAMEFIELDS, NACK, U64, Consumer,
                                  ConsumerGroup, Entry, Node, Stream)
@@ -261,7 +263,12 @@ def encode_value(value: Any, compress: bool = True, fill: int = -2) -> tuple[int
     if t is MutableString:
         return T_STRING, encode_string(bytes(value.buf), compress)
     if t is ListValue:
-        nodes = quicklist_nodes(value, fill)
+        layout = value.nodes
+        if layout is not None and layout.total() == len(value):
+            # The nodes as the list's history left them (LPUSH, LINSERT, LREM, LTRIM ...).
+            nodes = [(QUICKLIST_PACKED, part) for part in node_slices(value, layout.counts())]
+        else:
+            nodes = quicklist_nodes(value, fill)
         parts = [encode_length(len(nodes))]
         for container, elements in nodes:
             parts.append(_LENGTHS[container])
@@ -443,12 +450,13 @@ class Limits:
     zset_entries: int = 128
     zset_value: int = 64
     intset_entries: int = 512
+    list_fill: int = -2
 
     @classmethod
     def from_config(cls, cfg: Any) -> "Limits":
         return cls(cfg["hash-max-listpack-entries"], cfg["hash-max-listpack-value"],
                    cfg["zset-max-listpack-entries"], cfg["zset-max-listpack-value"],
-                   cfg["set-max-intset-entries"])
+                   cfg["set-max-intset-entries"], cfg["list-max-listpack-size"])
 
 
 class Reader:
@@ -660,9 +668,9 @@ def read_value(r: Reader, rtype: int, limits: Limits) -> Any:
             pairs.append((f, r.string()))
         return _hash_from_pairs(pairs, limits, True, True)
     if rtype == T_LIST_QUICKLIST_2:
-        return _read_quicklist(r, True)
+        return _read_quicklist(r, True, limits.list_fill)
     if rtype == T_LIST_QUICKLIST:
-        return _read_quicklist(r, False)
+        return _read_quicklist(r, False, limits.list_fill)
     if rtype in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2):
         return read_stream(r, rtype == T_STREAM_LISTPACKS_2)
     if rtype in (T_MODULE, T_MODULE_2):
@@ -722,22 +730,36 @@ def _count(r: Reader, n: int) -> range:
     return range(n)
 
 
-def _read_quicklist(r: Reader, v2: bool) -> ListValue | None:
-    """QUICKLIST_2 (container + blob per node) or QUICKLIST v1 (a ziplist per node)."""
+def _read_quicklist(r: Reader, v2: bool, fill: int) -> ListValue | None:
+    """QUICKLIST_2 (container + blob per node) or QUICKLIST v1 (a ziplist per node).
+
+    The nodes are kept as they come (quicklistAppendListpack), so the value's layout is the
+    file's, and saving it again writes the same nodes.
+    """
     nodes = r.length()
     lst = ListValue()
+    layout: list[list[int]] = []
     for _ in _count(r, nodes):
         container = r.length() if v2 else QUICKLIST_PACKED
         blob = r.string()
         if container == QUICKLIST_PLAIN:
             lst.append(blob)
+            layout.append([1, len(blob)])
         elif container == QUICKLIST_PACKED:
             items = _unpack_lp(blob, "Quicklist") if v2 else _unpack_zl(blob, "Quicklist")
             # Redis skips empty nodes silently.
-            lst.extend(_as_bytes(x) for x in items)
+            if not items:
+                continue
+            members = [_as_bytes(x) for x in items]
+            lst.extend(members)
+            layout.append([len(members), len(blob) if v2 else
+                           LISTPACK_EMPTY + sum(lp_entry(m) for m in members)])
         else:
             raise RDBError("Quicklist integrity check failed: unknown node container")
-    return lst or None
+    if not lst:
+        return None
+    lst.nodes = Layout(fill, layout)
+    return lst
 
 
 def _stream_node(master: bytes, blob: bytes) -> Node:
