@@ -313,10 +313,15 @@ def test_info_and_role_match_a_real_primary_and_replica() -> None:
                        rc.execute("REPLICAOF", "127.0.0.1", str(primary.port)),
                        rc.execute("SET", "a", "b"),
                        rc.execute("WAIT", "1", "0")]
+        from tests.support.real_redis import free_port
+
         real_failover = [pc.execute(*cmd) for cmd in _FAILOVER_CASES]
         real_failover.append(rc.execute("FAILOVER"))
         pc.execute("CONFIG", "SET", "min-replicas-to-write", "1")
         real_master_min = _fields(pc.execute("INFO", "replication"))
+        rc.execute("REPLICAOF", "127.0.0.1", str(free_port()))
+        real_link_down = (_fields(rc.execute("INFO", "replication")),
+                          _shape(rc.execute("ROLE")))
         pc.close()
         rc.close()
     finally:
@@ -341,6 +346,10 @@ def test_info_and_role_match_a_real_primary_and_replica() -> None:
         assert ours_failover == real_failover
         t.call("primary", "CONFIG", "SET", "min-replicas-to-write", "1")
         assert _fields(t.call("primary", "INFO", "replication")) == real_master_min
+        t.kill("primary")
+        t.call("replica-1", "REPLICAOF", "127.0.0.1", "7999")
+        assert (_fields(t.call("replica-1", "INFO", "replication")),
+                _shape(wire(t.call("replica-1", "ROLE")))) == real_link_down
     finally:
         t.close()
 
