@@ -11,8 +11,9 @@ MOVED and ASK as ``redis-cli -c`` does). Lesson lines act on the topology:
 * ``:delay A B 200ms`` (one link gets slower)
 * ``:failover [NODE]`` (Sentinel: a forced failover; cluster: CLUSTER FAILOVER on a replica;
   replicas without Sentinel: the operator promotes NODE by hand)
-* ``:reshard COUNT FROM TO`` (cluster: move COUNT slots, or ``slot:N[-M]``, with their
-  keys from one primary to another)
+* ``:reshard COUNT FROM TO [KEYS]`` (cluster: move COUNT slots, or ``slot:N[-M]``, with
+  their keys from one primary to another; with KEYS only that many keys, leaving the
+  migration open until the same line without KEYS)
 * ``:advance DURATION`` moves the topology's clock (replication, Sentinel timers, expiry)
 * ``:node NAME`` switches the node the learner talks to
 * ``@node:NAME COMMAND`` runs one command on NAME (``@name COMMAND`` is still another client)
@@ -49,7 +50,7 @@ LINE_WORDS: dict[str, str] = {
     "heal": ":heal",
     "delay": ":delay NODE NODE DURATION",
     "failover": ":failover [NODE]",
-    "reshard": ":reshard COUNT|slot:N[-M] FROM TO",
+    "reshard": ":reshard COUNT|slot:N[-M] FROM TO [KEYS]",
     "node": ":node NAME",
 }
 SIM_MODULES = {"replicas": "redislab.sim.topology", "sentinel": "redislab.sim.topology",
@@ -174,7 +175,8 @@ def check_line(words: list[str]) -> str | None:
         "heal": not args, "failover": len(args) <= 1,
         "partition": args.count("|") == 1 and args[0] != "|" and args[-1] != "|",
         "delay": len(args) == 3 and _duration_ok(args[2]),
-        "reshard": len(args) == 3 and _slots_ok(args[0]),
+        "reshard": len(args) in (3, 4) and _slots_ok(args[0]) and (
+            len(args) == 3 or args[3].isdigit()),
     }[word]
     return None if ok else f"{' '.join(words)!r}: usage {usage}"
 
@@ -241,6 +243,7 @@ class TopologyRun:
         self.topology = topology if topology is not None else build(spec, seed)
         self.current = self.default_node()
         self.sessions: dict[tuple[str, str], Any] = {}
+        self.migration: Any = None        # a slot migration left open by :reshard ... KEYS
 
     def close(self) -> None:
         """Forget the nodes and their data directories."""
@@ -443,7 +446,7 @@ class TopologyRun:
         if word == "delay":
             nodes = args[:2]
         elif word == "reshard":
-            nodes = args[1:]
+            nodes = args[1:3]
         problem = check_names(t, nodes)
         if problem:
             raise ValueError(problem)
@@ -478,12 +481,40 @@ class TopologyRun:
             promoted = t.failover(args[0]) if args else t.failover()
             return f"failover: {promoted} is the primary now"
         if word == "reshard":
-            reshard = getattr(t, "reshard", None)
-            if reshard is None:
-                raise ValueError(":reshard needs a cluster")
-            moved = reshard(_slots(args[0]), args[1], args[2])
-            return f"moved {moved} from {args[1]} to {args[2]}"
+            return self._reshard(args)
         raise ValueError(word)
+
+    def _reshard(self, args: list[str]) -> str:
+        """Move slots with their keys; with KEYS, move only that many keys and leave the
+        migration open (IMPORTING/MIGRATING) until the same line without KEYS finishes it."""
+        t = self.topology
+        if not self.cluster:
+            raise ValueError(":reshard needs a cluster")
+        source, target = args[1], args[2]
+        open_ = self.migration
+        if open_ is not None and (open_.source, open_.target) != (source, target):
+            raise ValueError(f"a migration from {open_.source} to {open_.target} is still "
+                             f"open: finish it first (:reshard ... {open_.source} "
+                             f"{open_.target})")
+        if len(args) == 3:
+            if open_ is None:
+                return f"moved {t.reshard(_slots(args[0]), source, target)} from {source} " \
+                       f"to {target}"
+            self.migration = None
+            open_.finish()
+            return f"migration finished: {len(open_.slots)} slot(s), {open_.moved} key(s) " \
+                   f"now on {target}"
+        if open_ is None:
+            open_ = self.migration = t.start_reshard(_slots(args[0]), source, target)
+        moved = open_.step(int(args[3]))
+        if open_.done:
+            self.migration = None
+            return f"moved {moved} key(s); the migration is complete: {target} serves " \
+                   f"{len(open_.slots)} more slot(s)"
+        slot = open_.current
+        left = t.state(source).count_keys_in_slot(slot)
+        return f"moved {moved} key(s) of slot {slot} from {source} to {target}; {left} left " \
+               f"on {source} (slot {slot}: MIGRATING on {source}, IMPORTING on {target})"
 
     # -- checks --------------------------------------------------------------------------
 

@@ -214,3 +214,23 @@ def test_the_learner_is_told_about_a_missing_topology_run() -> None:
             run.act([":reshard", "10", "primary", "replica-1"])
     finally:
         run.close()
+
+
+def test_an_open_migration_answers_ask() -> None:
+    run = _run("210-cluster.toml", "ask-mid-migration")
+    assert run.submit(":reshard slot:14498 C A 1").meta == (
+        "moved 1 key(s) of slot 14498 from C to A; 2 left on C (slot 14498: MIGRATING on C, "
+        "IMPORTING on A)")
+    with pytest.raises(ValueError, match="a migration from C to A is still open"):
+        run.submit(":reshard 10 B A")
+    replies = [run.submit(f"@node:C GET {{order:5}}:{k}").reply for k in ("items", "total",
+                                                                          "status")]
+    asks = [r for r in replies if "ASK" in str(r)]
+    assert len(asks) == 1 and str(asks[0]) == "ASK 14498 127.0.0.1:7000"
+    # through the cluster connection every key reads, the moved one by way of ASK
+    through = [run.submit(f"GET {{order:5}}:{k}") for k in ("items", "total", "status")]
+    assert [s.reply for s in through] == [b"3", b"42", b"paid"]
+    assert sum(s.redirects == ["-> ASK 14498 to node A"] for s in through) == 1
+    assert run.submit(":reshard slot:14498 C A").meta == \
+        "migration finished: 1 slot(s), 3 key(s) now on A"
+    assert run.check().passed

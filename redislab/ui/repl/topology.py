@@ -355,7 +355,8 @@ _SUMMARIES = {
     "heal": "end every partition",
     "delay": "make one link slower (e.g. :delay primary replica-1 200ms)",
     "failover": "fail over: Sentinel's forced failover, or CLUSTER FAILOVER on a replica",
-    "reshard": "move SLOTS hash slots from one cluster primary to another",
+    "reshard": "move hash slots and their keys between cluster primaries (KEYS: only that "
+               "many keys, leaving the migration open)",
 }
 for _word, _usage in LINE_WORDS.items():
     _register(_word, _usage.split(" ", 1)[1] if " " in _usage else "", _SUMMARIES[_word])
