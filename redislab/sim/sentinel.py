@@ -1023,8 +1023,10 @@ def forced_failover(topology: "Topology", node: str | None = None) -> str:
         topology.call(target.name, "CONFIG", "SET", "replica-priority", "1")
         # Let the Sentinel see the new priorities before it chooses.
         topology.advance(1.5)
-    reply = sentinel.force_failover(m)
-    del reply
+    try:
+        sentinel.force_failover(m)
+    except ErrorReply as e:
+        raise ValueError(e.message) from None
     old = (m.host, m.port)
     for _ in range(600):
         topology.advance(0.1)

@@ -330,3 +330,53 @@ def test_replica_priority_decides_the_promotion() -> None:
         assert selected and "7003" in selected[0]
     finally:
         t.close()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_faults_settle_on_one_primary(seed: int) -> None:
+    import random
+
+    from redislab.sim.topology import NodeDown
+
+    rng = random.Random(seed)
+    t = Topology.sentinel(seed=seed, down_after_ms=2000, failover_timeout_ms=10_000)
+    names = list(t.nodes)
+    try:
+        for _ in range(50):
+            op = rng.choice(["write", "write", "advance", "advance", "kill", "restart",
+                             "partition", "heal", "delay", "failover"])
+            n = rng.choice(names)
+            if op == "write" and t.primary():
+                try:
+                    t.call(t.primary(), "INCR", "c")
+                except NodeDown:
+                    pass
+            elif op == "advance":
+                t.advance(rng.choice([0.01, 0.5, 3, 12]))
+            elif op == "kill" and t.nodes[n].alive and \
+                    sum(x.alive for x in t.nodes.values()) > 4:
+                t.kill(n, rng.choice(["process", "power"]))
+            elif op == "restart" and not t.nodes[n].alive:
+                t.restart(n)
+            elif op == "partition":
+                a = rng.sample(names, 2)
+                t.partition(a, [x for x in names if x not in a])
+            elif op == "heal":
+                t.heal()
+            elif op == "delay":
+                a, b = rng.sample(names, 2)
+                t.delay(a, b, rng.choice([0, 50, 500]))
+            elif op == "failover":
+                try:
+                    t.failover()
+                except ValueError:
+                    pass
+        t.heal()
+        t.advance(90)
+        live = [n for n in t.data_nodes() if t.nodes[n].alive]
+        masters = [n for n in live if t.role(n) == "master"]
+        assert len(masters) <= 1, t.describe()
+        if masters and t.sentinels:
+            assert master_addr(t, next(iter(t.sentinels)))[1] == t.node(masters[0]).port
+    finally:
+        t.close()
