@@ -921,6 +921,10 @@ class Replication:
             period = cfg["repl-ping-replica-period"]
             if period and self.cron_loops % period == 0 and self.replicas:
                 self.feed_special(_PING)
+        for r in self.replicas:
+            if r.state == "wait_bgsave":
+                # A newline keeps a replica waiting for its snapshot from timing out.
+                r.link.send(("newline", None), 1)
         self.cron_loops += 1
         for r in list(self.replicas):
             if r.state == "online" and now - r.ack_time_ms > timeout_ms:
