@@ -430,3 +430,16 @@ def test_chained_replica_follows_its_upstream(topo: Topology) -> None:
     assert topo.call("replica-2", "GET", "k") == b"chain"
     assert info(topo, "replica-2")["master_port"] == "7001"
     assert info(topo, "replica-2")["master_replid"] == info(topo, "primary")["master_replid"]
+
+
+def test_a_replica_waiting_for_its_snapshot_does_not_time_out() -> None:
+    # repl-timeout (3 s) shorter than repl-diskless-sync-delay (5 s): the primary's
+    # keepalive newlines hold the handshake open, so one full sync is enough.
+    t = Topology(["primary", "replica"], seed=4, config={"repl-timeout": "3"})
+    try:
+        t.replicaof("replica", "primary")
+        t.advance(6)
+        assert info(t, "replica")["master_link_status"] == "up"
+        assert sum(1 for e in t.events if e.what == "full-sync" and e.node == "primary") == 1
+    finally:
+        t.close()
