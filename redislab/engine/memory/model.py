@@ -192,6 +192,11 @@ class DictModel:
 # ---------------------------------------------------------------------------------------------
 # Per-key state for the values whose size depends on history
 
+# Lists that carry their own node layout (structures.quicklist) have it copied on refresh
+# while it is this short; longer ones are replayed from their ends like any other list.
+KNOWN_LAYOUT_NODES = 2048
+
+
 class ListState:
     """A quicklist's nodes, replayed from pushes and pops at the ends."""
 
@@ -213,7 +218,11 @@ class ListState:
     # -- layout --------------------------------------------------------------------------
 
     def relayout(self, lst: ListValue) -> None:
-        if self.at_head:
+        known = lst.nodes
+        if known is not None and known.total() == len(lst):
+            # The list keeps its own layout once its history left the RPUSH shape.
+            nodes = [[count, size, None] for count, size in known.nodes]
+        elif self.at_head:
             # Built by pushes at the head: nodes fill up from the tail end.
             nodes = S.layout(reversed(lst), self.fill)
             nodes.reverse()
@@ -327,7 +336,12 @@ class ListState:
         n = len(lst)
         n0 = self.n
         ok = False
-        if not self.stale and n0 and n:
+        known = lst.nodes
+        if known is not None and len(known.nodes) <= KNOWN_LAYOUT_NODES and n:
+            # The list carries its exact layout: copying it is cheaper than replaying.
+            self.relayout(lst)
+            ok = True
+        elif not self.stale and n0 and n:
             head, tail = self.head, self.tail
             if n > n0:
                 d = n - n0

@@ -1,4 +1,4 @@
-"""A list's quicklist nodes follow its history: DUMP compared with real Redis byte for byte.
+"""A list's quicklist nodes follow its history: DUMP and MEMORY USAGE compared with real Redis.
 
 Random sequences of pushes at both ends, pops, LINSERT, LSET, LREM, LTRIM and LMOVE, with
 elements big enough to fill nodes, under several list-max-listpack-size settings. After each
@@ -27,6 +27,8 @@ INDEXES = st.integers(-12, 12).map(lambda i: b"%d" % i)
 
 class ListLayoutMachine(DiffMachine):
     def dump_both(self, k: bytes) -> None:
+        # MEMORY USAGE sums the nodes' listpack allocations: it follows the layout too.
+        self.check(b"MEMORY", b"USAGE", k)
         payload = self.check(b"DUMP", k)
         if payload is not None:
             self.check(b"RESTORE", b"copy", b"0", payload, b"REPLACE")
