@@ -107,9 +107,14 @@ def _push_generic(c: "Session", argv: list[bytes], left: bool, only_existing: bo
         raise WRONGTYPE
     n = len(argv) - 2
     if left:
-        push = _layout(c, lst).push_head
-        for item in islice(argv, 2, None):
-            push(item)
+        layout = lst.nodes
+        if layout is None:
+            layout = _layout(c, lst)
+        if n == 1:
+            layout.push_head(argv[2])
+        else:
+            for item in islice(argv, 2, None):
+                layout.push_head(item)
     elif lst.nodes is not None:
         push = lst.nodes.push_tail
         for item in islice(argv, 2, None):

@@ -18,8 +18,12 @@ from __future__ import annotations
 from itertools import islice
 from typing import Iterable, Sequence
 
-from ..memory.sizes import LISTPACK_EMPTY, allow_insert, fill_limit, lp_entry
-from ..memory.sizes import SIZE_SAFETY_LIMIT
+from ..memory.sizes import (LISTPACK_EMPTY, SIZE_ESTIMATE_OVERHEAD, SIZE_SAFETY_LIMIT,
+                            allow_insert, fill_limit, lp_entry)
+
+# First bytes of strings that may be stored as listpack integers (and so sized otherwise);
+# the empty string is sized by lp_entry too.
+_DIGIT_STARTS = frozenset([b""] + [bytes([c]) for c in b"-0123456789"])
 
 # lpMerge drops one header (6 bytes) and one terminator (1 byte).
 _MERGE_SAVING = 7
@@ -36,11 +40,15 @@ def allow_merge(a: list[int], b: list[int], fill: int) -> bool:
 class Layout:
     """Node counts and listpack sizes of one quicklist, head first."""
 
-    __slots__ = ("nodes", "fill")
+    __slots__ = ("nodes", "fill", "limit", "cap")
 
     def __init__(self, fill: int, nodes: list[list[int]] | None = None) -> None:
         self.fill = fill
         self.nodes: list[list[int]] = nodes if nodes is not None else []
+        # allow_insert, unrolled for the pushes: a byte limit, and for a positive fill also
+        # a count limit.
+        self.limit = fill_limit(fill) if fill < 0 else SIZE_SAFETY_LIMIT
+        self.cap = fill if fill >= 0 else 1 << 62
 
     @classmethod
     def pushed(cls, items: Iterable[bytes], fill: int) -> "Layout":
@@ -60,10 +68,11 @@ class Layout:
 
     def push_tail(self, item: bytes) -> None:
         nodes = self.nodes
-        es = lp_entry(item)
+        n = len(item)
+        es = n + 2 if n < 64 and item[:1] not in _DIGIT_STARTS else lp_entry(item)
         if nodes:
             last = nodes[-1]
-            if allow_insert(last[1], last[0], len(item), self.fill):
+            if last[1] + n + SIZE_ESTIMATE_OVERHEAD <= self.limit and last[0] < self.cap:
                 last[0] += 1
                 last[1] += es
                 return
@@ -71,10 +80,11 @@ class Layout:
 
     def push_head(self, item: bytes) -> None:
         nodes = self.nodes
-        es = lp_entry(item)
+        n = len(item)
+        es = n + 2 if n < 64 and item[:1] not in _DIGIT_STARTS else lp_entry(item)
         if nodes:
             first = nodes[0]
-            if allow_insert(first[1], first[0], len(item), self.fill):
+            if first[1] + n + SIZE_ESTIMATE_OVERHEAD <= self.limit and first[0] < self.cap:
                 first[0] += 1
                 first[1] += es
                 return
