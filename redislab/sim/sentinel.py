@@ -51,6 +51,16 @@ SLAVE_RECONF_TIMEOUT = 10_000
 DEFAULT_DOWN_AFTER = 30_000
 DEFAULT_FAILOVER_TIMEOUT = 180_000
 HELLO = b"__sentinel__:hello"
+# SENTINEL DEBUG's parameters, in the order it lists them.
+DEBUG_DEFAULTS = (("info-period", INFO_PERIOD), ("ping-period", PING_PERIOD),
+                  ("ask-period", ASK_PERIOD), ("publish-period", PUBLISH_PERIOD),
+                  ("default-down-after", DEFAULT_DOWN_AFTER),
+                  ("default-failover-timeout", DEFAULT_FAILOVER_TIMEOUT),
+                  ("tilt-trigger", 2000), ("tilt-period", 30_000),
+                  ("slave-reconf-timeout", SLAVE_RECONF_TIMEOUT),
+                  ("min-link-reconnect-period", 15_000),
+                  ("election-timeout", ELECTION_TIMEOUT), ("script-max-runtime", 60_000),
+                  ("script-retry-delay", 30_000))
 
 # Failover states (SENTINEL_FAILOVER_STATE_*).
 NO_FAILOVER, WAIT_START, SELECT_SLAVE, SEND_SLAVEOF_NOONE, WAIT_PROMOTION, RECONF_SLAVES, \
@@ -143,6 +153,7 @@ class Instance:
         self.slave_conf_change_ms = now
         self.replica_announced = True
         self.reconf_sent_ms = 0
+        self.info_cache: bytes | None = None
         # For Sentinels: their vote, and their view of the master.
         self.leader: str | None = None
         self.leader_epoch = 0
@@ -199,6 +210,13 @@ class Sentinel:
         self.rng = random.Random(self.engine.extensions.get("seed", 0))
         eng = self.engine
         self.next_tick_ms = self.now() + self.rng.randrange(100)
+        # SENTINEL DEBUG changes these; tilt, script and reconnect figures are shown but
+        # this Sentinel has no TILT mode, scripts or link throttling to apply them to.
+        self.timing: dict[str, int] = dict(DEBUG_DEFAULTS)
+        self.config = {"resolve-hostnames": "no", "announce-hostnames": "no",
+                       "announce-ip": "", "announce-port": "0", "sentinel-user": "",
+                       "sentinel-pass": ""}
+        self.simulate_failure: set[str] = set()
         eng.extensions["sentinel"] = self
         eng.before_command.insert(0, self._sentinel_commands_only)
         # Every command must pass the check above: keep the careful path on.
@@ -247,6 +265,8 @@ class Sentinel:
 
     def monitor(self, name: str, host: str, port: int, quorum: int) -> MasterState:
         m = MasterState(name, host, port, quorum, self.now())
+        m.down_after_ms = self.timing["default-down-after"]
+        m.failover_timeout = self.timing["default-failover-timeout"]
         self.masters[name] = m
         self.event("+monitor", m, f"quorum {quorum}")
         return m
@@ -298,6 +318,8 @@ class Sentinel:
 
     def tick(self) -> None:
         for m in list(self.masters.values()):
+            if not self.node.alive:
+                return
             self._handle(m)
             for r in list(m.replicas.values()):
                 self._handle(r)
@@ -345,18 +367,18 @@ class Sentinel:
         if ri.pending >= 100:
             return
         master = ri.master
-        info_period = INFO_PERIOD
+        info_period = self.timing["info-period"]
         if ri.kind == "slave" and master is not None and (
                 {"o_down", "failover_in_progress"} & master.flags or ri.master_link_down_ms):
             info_period = 1000
-        ping_period = min(PING_PERIOD, ri.down_after_ms)
+        ping_period = min(self.timing["ping-period"], ri.down_after_ms)
         if ri.kind != "sentinel" and (not ri.info_refresh_ms
                                       or now - ri.info_refresh_ms > info_period):
             ri.pending += 1
             ri.cmd.send(b"INFO", callback=lambda reply, ri=ri: self._on_info(ri, reply))
         if now - ri.last_pong_ms > ping_period and now - ri.last_ping_ms > ping_period // 2:
             self._ping(ri)
-        if now - ri.last_pub_ms > PUBLISH_PERIOD:
+        if now - ri.last_pub_ms > self.timing["publish-period"]:
             self._send_hello(ri)
 
     def _ping(self, ri: Instance) -> None:
@@ -416,6 +438,7 @@ class Sentinel:
                 if "ip" in parts and "port" in parts:
                     slaves.append((parts["ip"], int(parts["port"])))
         ri.info_refresh_ms = now
+        ri.info_cache = bytes(reply)
         run_id = fields.get("run_id")
         if run_id and ri.run_id != run_id:
             if ri.run_id is not None:
@@ -465,7 +488,7 @@ class Sentinel:
                     other.last_pub_ms = 0
                 m.last_pub_ms = 0
             elif "promoted" not in ri.flags:
-                wait = PUBLISH_PERIOD * 4
+                wait = self.timing["publish-period"] * 4
                 if self._master_looks_sane(m) and self._no_down_for(ri, wait) \
                         and now - ri.role_reported_ms > wait:
                     if self._send_replicaof(ri, m.host, m.port):
@@ -494,7 +517,7 @@ class Sentinel:
 
     def _master_looks_sane(self, m: MasterState) -> bool:
         return (m.role_reported == "master" and not ({"s_down", "o_down"} & m.flags)
-                and self.now() - m.info_refresh_ms < INFO_PERIOD * 2)
+                and self.now() - m.info_refresh_ms < self.timing["info-period"] * 2)
 
     def _no_down_for(self, ri: Instance, ms: int) -> bool:
         recent = max(ri.s_down_since, ri.o_down_since)
@@ -555,7 +578,7 @@ class Sentinel:
                 and now - ri.last_pong_ms > ri.down_after_ms // 2:
             self._drop(ri)
         reported_slave = (isinstance(ri, MasterState) and ri.role_reported == "slave"
-                          and now - ri.role_reported_ms > ri.down_after_ms + INFO_PERIOD * 2)
+                          and now - ri.role_reported_ms > ri.down_after_ms + self.timing["info-period"] * 2)
         if elapsed > ri.down_after_ms or reported_slave:
             if "s_down" not in ri.flags:
                 ri.flags.add("s_down")
@@ -591,14 +614,14 @@ class Sentinel:
         now = self.now()
         for s in m.sentinels.values():
             elapsed = now - s.last_master_down_reply_ms
-            if elapsed > ASK_PERIOD * 5:
+            if elapsed > self.timing["ask-period"] * 5:
                 s.flags.discard("master_down")
                 s.leader = None
             if "s_down" not in m.flags:
                 continue
             if s.cmd is None or s.cmd.closed:
                 continue
-            if not forced and elapsed < ASK_PERIOD:
+            if not forced and elapsed < self.timing["ask-period"]:
                 continue
             runid = self.myid if m.failover_state > NO_FAILOVER else "*"
             s.pending += 1
@@ -710,11 +733,14 @@ class Sentinel:
         if state == WAIT_START:
             leader = self._get_leader(m, m.failover_epoch)
             if leader != self.myid and "force_failover" not in m.flags:
-                if now - m.failover_start_ms > min(ELECTION_TIMEOUT, m.failover_timeout):
+                if now - m.failover_start_ms > min(self.timing["election-timeout"], m.failover_timeout):
                     self.event("-failover-abort-not-elected", m)
                     self._abort_failover(m)
                 return
             self.event("+elected-leader", m)
+            if "crash-after-election" in self.simulate_failure:
+                self._crash("crash-after-election")
+                return
             m.failover_state = SELECT_SLAVE
             m.failover_state_change_ms = now
             self.event("+failover-state-select-slave", m)
@@ -739,6 +765,9 @@ class Sentinel:
                     self._abort_failover(m)
                 return
             self._send_replicaof(slave, None, 0)
+            if "crash-after-promotion" in self.simulate_failure:
+                self._crash("crash-after-promotion")
+                return
             self.event("+failover-state-wait-promotion", slave)
             m.failover_state = WAIT_PROMOTION
             m.failover_state_change_ms = now
@@ -749,6 +778,11 @@ class Sentinel:
         elif state == RECONF_SLAVES:
             self._reconf_next_slave(m)
 
+    def _crash(self, why: str) -> None:
+        """SENTINEL SIMULATE-FAILURE: the process exits at this point of the failover."""
+        self.event("-simulated-crash", None, why)
+        self.topology.kill(self.node.name)
+
     def select_slave(self, m: MasterState) -> Instance | None:
         """sentinelSelectSlave: priority, then replication offset, then run id."""
         now = self.now()
@@ -757,11 +791,11 @@ class Sentinel:
         for r in m.replicas.values():
             if {"s_down", "o_down"} & r.flags or r.disconnected:
                 continue
-            if now - r.last_avail_ms > PING_PERIOD * 5:
+            if now - r.last_avail_ms > self.timing["ping-period"] * 5:
                 continue
             if r.slave_priority == 0:
                 continue
-            validity = PING_PERIOD * 5 if "s_down" in m.flags else INFO_PERIOD * 3
+            validity = self.timing["ping-period"] * 5 if "s_down" in m.flags else self.timing["info-period"] * 3
             if now - r.info_refresh_ms > validity:
                 continue
             if r.master_link_down_ms > max_down:
@@ -795,7 +829,7 @@ class Sentinel:
         for r in m.replicas.values():
             if {"promoted", "reconf_done"} & r.flags:
                 continue
-            if "reconf_sent" in r.flags and now - r.reconf_sent_ms > SLAVE_RECONF_TIMEOUT:
+            if "reconf_sent" in r.flags and now - r.reconf_sent_ms > self.timing["slave-reconf-timeout"]:
                 self.event("-slave-reconf-sent-timeout", r)
                 r.flags.discard("reconf_sent")
                 r.flags.add("reconf_done")
@@ -951,7 +985,7 @@ class Sentinel:
         now = self.now()
         usable = 1 + sum(1 for s in m.sentinels.values()
                          if not ({"s_down", "o_down"} & s.flags)
-                         and now - s.last_avail_ms <= PING_PERIOD * 5 and not s.disconnected)
+                         and now - s.last_avail_ms <= self.timing["ping-period"] * 5 and not s.disconnected)
         voters = len(m.sentinels) + 1
         problems = []
         if usable < m.quorum:
@@ -994,11 +1028,30 @@ class Sentinel:
                 n += 1
         return n
 
+    def info_cache(self, names: list[bytes]) -> list[Any]:
+        now = self.now()
+        out: list[Any] = []
+        for raw in names:
+            m = self.masters.get(raw.decode("utf-8", "replace"))
+            if m is None:
+                continue
+            entries = []
+            for ri in [m, *m.replicas.values()]:
+                if ri.info_cache is not None:
+                    entries.append([now - ri.info_refresh_ms, ri.info_cache])
+                else:
+                    entries.append(None)
+            out += [m.name.encode(), entries]
+        return out
+
     def info_fields(self) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = [
             ("sentinel_masters", len(self.masters)), ("sentinel_tilt", 0),
             ("sentinel_tilt_since_seconds", -1), ("sentinel_running_scripts", 0),
-            ("sentinel_scripts_queue_length", 0), ("sentinel_simulate_failure_flags", 0)]
+            ("sentinel_scripts_queue_length", 0),
+            ("sentinel_simulate_failure_flags",
+             (1 if "crash-after-election" in self.simulate_failure else 0)
+             | (2 if "crash-after-promotion" in self.simulate_failure else 0))]
         for i, m in enumerate(self.masters.values()):
             status = "odown" if "o_down" in m.flags else "sdown" if "s_down" in m.flags \
                 else "ok"

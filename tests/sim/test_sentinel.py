@@ -314,6 +314,19 @@ _ERROR_CASES = [
     ("SENTINEL", "CKQUORUM", "nope"),
     ("GET", "x"),
     ("SENTINEL", "IS-MASTER-DOWN-BY-ADDR", "127.0.0.1", "1", "0", "*"),
+    ("SENTINEL", "DEBUG"),
+    ("SENTINEL", "DEBUG", "foo", "1"),
+    ("SENTINEL", "DEBUG", "info-period", "0"),
+    ("SENTINEL", "CONFIG", "GET", "*"),
+    ("SENTINEL", "CONFIG", "SET", "foo", "bar"),
+    ("SENTINEL", "CONFIG", "SET", "announce-port", "abc"),
+    ("SENTINEL", "CONFIG", "SET", "resolve-hostnames", "maybe"),
+    ("SENTINEL", "CONFIG", "FOO", "x"),
+    ("SENTINEL", "SIMULATE-FAILURE", "foo"),
+    ("SENTINEL", "SIMULATE-FAILURE", "help"),
+    ("SENTINEL", "INFO-CACHE", "nope"),
+    ("SENTINEL", "FLUSHCONFIG"),
+    ("SENTINEL", "PENDING-SCRIPTS"),
 ]
 
 
@@ -380,3 +393,31 @@ def test_random_faults_settle_on_one_primary(seed: int) -> None:
             assert master_addr(t, next(iter(t.sentinels)))[1] == t.node(masters[0]).port
     finally:
         t.close()
+
+
+def test_info_cache_and_debug(topo: Topology) -> None:
+    cache = topo.call("sentinel-1", "SENTINEL", "INFO-CACHE", "mymaster")
+    assert cache[0] == b"mymaster" and len(cache[1]) == 3
+    age, text = cache[1][0]
+    assert 0 <= age <= 10_000 and text.startswith(b"# Server")
+    assert topo.call("sentinel-1", "SENTINEL", "DEBUG", "ping-period", "200") == "OK"
+    debug = topo.call("sentinel-1", "SENTINEL", "DEBUG")
+    assert dict(zip(debug[::2], debug[1::2]))[b"PING-PERIOD"] == b"200"
+
+
+def test_simulated_crash_after_election_delays_the_failover(topo: Topology) -> None:
+    for s in topo.sentinel_nodes():
+        topo.call(s, "SENTINEL", "SIMULATE-FAILURE", "crash-after-election")
+    topo.kill("primary")
+    topo.advance(30)
+    crashed = [e.node for e in topo.events if e.what == "-simulated-crash"]
+    assert len(crashed) == 1 and not topo.nodes[crashed[0]].alive
+    for s in topo.sentinels:
+        # Any SIMULATE-FAILURE call first clears the simulated failures.
+        topo.call(s, "SENTINEL", "SIMULATE-FAILURE", "help")
+    # The remaining two wait out twice the failover timeout (60 s) before trying again.
+    assert not events(topo, "+switch-master")
+    topo.advance(80)
+    assert not events(topo, "+switch-master")
+    topo.advance(60)
+    assert events(topo, "+switch-master")
