@@ -1,4 +1,4 @@
-"""SLOWLOG and LATENCY: what the server measured about its own commands."""
+"""SLOWLOG, LATENCY and DEBUG OBJECT: what the server measured about its commands and keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from ...protocol.reply import OK, ErrorReply, Status
 from ..args import to_int
+from ..memory.sizes import shared_integer
+from ..persistence import rdb as rdbfmt
+from ..persistence.rdb import lru_idle_seconds
+from ..structures.quicklist import Layout
+from ..values import ListValue, encoding_of
+from .server import register_debug
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -101,3 +107,51 @@ def latency_help_command(c: "Session", argv: list[bytes]) -> Any:
         "HELP",
         "    Show this text.",
     )]
+
+
+# ---------------------------------------------------------------------------------------------
+# DEBUG OBJECT
+
+SHARED_REFCOUNT = 2**31 - 1   # OBJ_SHARED_REFCOUNT: the preallocated integers 0..9999
+
+
+def _debug_object(c: "Session", argv: list[bytes]) -> Any:
+    """debug.c: the object's header fields, its RDB length, and a quicklist's node figures.
+
+    "Value at" shows the value's identity in this process, not a C pointer.
+    """
+    db = c.db
+    key = argv[2]
+    # Redis reads the dict directly: no lazy expiry, no access-time update.
+    value = db.data.get(key)
+    if value is None:
+        raise ErrorReply("ERR no such key")
+    eng = c.engine
+    cfg = eng.config
+    policy = cfg["maxmemory-policy"]
+    shared_ok = not (cfg["maxmemory"] and ("lru" in policy or "lfu" in policy))
+    shared = type(value) is bytes and shared_integer(value, shared_ok)
+    fill = cfg["list-max-listpack-size"]
+    _, body = rdbfmt.encode_value(value, cfg["rdbcompression"], fill)
+    lru = db.lru.get(key, eng.lru_clock)
+    extra = ""
+    if type(value) is ListValue:
+        layout = value.nodes
+        if layout is None or layout.total() != len(value):
+            layout = Layout.pushed(value, fill)
+        nodes = len(layout.nodes)
+        extra = (" ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d "
+                 "ql_uncompressed_size:%d" % (
+                     nodes, len(value) / nodes if nodes else 0.0, layout.fill,
+                     1 if cfg["list-compress-depth"] else 0,
+                     sum(size for _, size in layout.nodes)))
+    c.work += 1
+    return Status("Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d "
+                  "lru_seconds_idle:%d%s" % (
+                      id(value), SHARED_REFCOUNT if shared else 1, encoding_of(value),
+                      len(body), lru, lru_idle_seconds(eng, db, key), extra))
+
+
+register_debug("OBJECT", _debug_object, 3, "OBJECT <key>",
+               "Show low-level information about the key and the value it holds.")
+
