@@ -1,9 +1,9 @@
 """The RESP server: ``redislab serve`` against ``redis-server`` under redis-benchmark, one run.
 
-Starts both servers on free loopback ports, runs redis-benchmark (50 clients, with and
-without pipelining) against each, and prints ops/s per test and redislab's share of
-redis-server's. Then opens 1,000 idle connections to each and prints the resident memory each
-connection adds. ``--parse`` measures the server's request parsers alone instead.
+Starts both servers on free loopback ports, opens 1,000 idle connections to each and prints
+the resident memory each connection adds, then runs redis-benchmark (50 clients, with and
+without pipelining) against each and prints ops/s per test and redislab's share of
+redis-server's. ``--parse`` measures the server's request parsers alone instead.
 
 Run: ``python tests/benchmarks/bench_server.py [--requests 20000] [--clients 50] [--repeat 3]``
 Needs redis-server and redis-benchmark (redis-tools) on the PATH.
@@ -154,6 +154,12 @@ def main() -> None:
               f"{args.requests} requests per test (redis-server: 5x), keyspace 10000, "
               f"best of {args.repeat} alternating rounds; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        # Memory first, on fresh processes: after a benchmark, memory the run freed and
+        # kept would absorb the connections' and hide them.
+        ours_mem = idle_memory(ours.port, ours.pid, args.idle)
+        real_mem = idle_memory(real.port, real.proc.pid, args.idle)
+        print(f"resident memory per idle connection ({args.idle} connections, fresh "
+              f"servers): redislab {ours_mem:,.0f} bytes, redis-server {real_mem:,.0f} bytes")
         for pipeline in (1, 16):
             # Rounds alternate between the servers; each test keeps its best round, so a
             # burst of other work on the machine hurts one round, not the figure.
@@ -170,10 +176,6 @@ def main() -> None:
                 peer = theirs.get(test)
                 share = f"{rps / peer:7.1%}" if peer else "      -"
                 print(f"{test:<24}{rps:>16,.0f}{(peer or 0):>14,.0f}{share:>8}")
-        ours_mem = idle_memory(ours.port, ours.pid, args.idle)
-        real_mem = idle_memory(real.port, real.proc.pid, args.idle)
-        print(f"\nresident memory per idle connection ({args.idle} connections): "
-              f"redislab {ours_mem:,.0f} bytes, redis-server {real_mem:,.0f} bytes")
     finally:
         ours.stop()
         real.stop()
