@@ -1004,7 +1004,9 @@ class Replication:
             out.append(("min_slaves_good_slaves", self.good_replicas))
         for i, r in enumerate(self.replicas):
             lag = (now // 1000 - r.ack_time_ms // 1000) if r.state == "online" else 0
-            out.append((f"slave{i}", f"ip={r.ip},port={r.port},state={r.state if r.state != 'send_bulk' else 'wait_bgsave'},"
+            # While the first ack after the snapshot is awaited Redis still shows wait_bgsave.
+            shown = "wait_bgsave" if r.state == "send_bulk" else r.state
+            out.append((f"slave{i}", f"ip={r.ip},port={r.port},state={shown},"
                         f"offset={r.ack_off},lag={lag}"))
         b = self.backlog
         out += [

@@ -578,7 +578,8 @@ class Sentinel:
                 and now - ri.last_pong_ms > ri.down_after_ms // 2:
             self._drop(ri)
         reported_slave = (isinstance(ri, MasterState) and ri.role_reported == "slave"
-                          and now - ri.role_reported_ms > ri.down_after_ms + self.timing["info-period"] * 2)
+                          and now - ri.role_reported_ms
+                          > ri.down_after_ms + self.timing["info-period"] * 2)
         if elapsed > ri.down_after_ms or reported_slave:
             if "s_down" not in ri.flags:
                 ri.flags.add("s_down")
@@ -733,7 +734,8 @@ class Sentinel:
         if state == WAIT_START:
             leader = self._get_leader(m, m.failover_epoch)
             if leader != self.myid and "force_failover" not in m.flags:
-                if now - m.failover_start_ms > min(self.timing["election-timeout"], m.failover_timeout):
+                timeout = min(self.timing["election-timeout"], m.failover_timeout)
+                if now - m.failover_start_ms > timeout:
                     self.event("-failover-abort-not-elected", m)
                     self._abort_failover(m)
                 return
@@ -795,7 +797,8 @@ class Sentinel:
                 continue
             if r.slave_priority == 0:
                 continue
-            validity = self.timing["ping-period"] * 5 if "s_down" in m.flags else self.timing["info-period"] * 3
+            validity = (self.timing["ping-period"] * 5 if "s_down" in m.flags
+                        else self.timing["info-period"] * 3)
             if now - r.info_refresh_ms > validity:
                 continue
             if r.master_link_down_ms > max_down:
@@ -829,7 +832,8 @@ class Sentinel:
         for r in m.replicas.values():
             if {"promoted", "reconf_done"} & r.flags:
                 continue
-            if "reconf_sent" in r.flags and now - r.reconf_sent_ms > self.timing["slave-reconf-timeout"]:
+            if "reconf_sent" in r.flags and \
+                    now - r.reconf_sent_ms > self.timing["slave-reconf-timeout"]:
                 self.event("-slave-reconf-sent-timeout", r)
                 r.flags.discard("reconf_sent")
                 r.flags.add("reconf_done")
@@ -985,7 +989,8 @@ class Sentinel:
         now = self.now()
         usable = 1 + sum(1 for s in m.sentinels.values()
                          if not ({"s_down", "o_down"} & s.flags)
-                         and now - s.last_avail_ms <= self.timing["ping-period"] * 5 and not s.disconnected)
+                         and now - s.last_avail_ms <= self.timing["ping-period"] * 5
+                         and not s.disconnected)
         voters = len(m.sentinels) + 1
         problems = []
         if usable < m.quorum:

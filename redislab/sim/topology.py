@@ -29,11 +29,18 @@ API (kept small and stable)::
 Time moves only in ``advance``: messages are delivered when due, each node's cron runs every
 ``1000 / hz`` ms of simulated time (replication checks once a second inside it), Sentinels
 tick 10 to 19 times a second (Sentinel re-draws its hz at random on every tick, which keeps
-Sentinels from acting in lockstep; the draws come from the seed). A write on the primary reaches a replica only when the clock has moved
-past the link's delay: replication is asynchronous, as in Redis.
+Sentinels from acting in lockstep; the draws come from the seed). A write on the primary
+reaches a replica only when the clock has moved past the link's delay: replication is
+asynchronous, as in Redis.
 
-Impossible parameters (no replicas for a Sentinel failover to promote is fine, but a quorum
-larger than the number of Sentinels, a negative count ...) raise ValueError saying why.
+Crashes: ``kill(name)`` is kill -9 (bytes already sent still arrive, peers see the
+connections close); ``kill(name, "power")`` loses the host (unsynced files and undelivered
+bytes are gone, peers notice only by timeout). A restarted node starts from its data
+directory with its configuration but as a master: REPLICAOF given at run time is not in any
+configuration file (Sentinel, or the operator, points it back).
+
+Impossible parameters (a quorum larger than the number of Sentinels, a negative count, a
+node on both sides of a partition ...) raise ValueError saying why.
 """
 
 from __future__ import annotations
