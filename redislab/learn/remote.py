@@ -4,11 +4,13 @@ Commands go to the server over RESP and their replies are the server's own. Chec
 at the keyspace read a copy of it: every key of the lesson's database is copied with DUMP,
 PTTL and RESTORE into a fresh embedded engine, and the check runs there, so a lesson's
 checks read the server's data, types, encodings and TTLs without a second implementation.
+Commands a check sends (CONFIG GET, INFO, SLOWLOG GET) go to the server itself.
 
 What only the embedded engine can do is not attempted on a server: moving the clock
 (``:advance``), crashing and restarting, simulated load and topologies. Steps and questions
 that need it are skipped with that reason (:func:`needs_engine`). Each step or answer starts
-by emptying the URL's database (FLUSHDB), so point ``--url`` at a scratch server or database.
+as on a fresh server: the URL's database emptied (FLUSHDB), parameters a step changed put
+back, statistics and the slow log reset. Point ``--url`` at a scratch server.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ..engine import Engine, ManualClock
 from ..protocol import ReplyParser, encode_command
 from ..protocol.reply import ErrorReply
 
-__all__ = ["ServerTarget", "ServerError", "needs_engine"]
+__all__ = ["ServerTarget", "ServerError", "ServerSandbox", "item_needs_engine", "needs_engine",
+           "server_lesson_run"]
 
 ENGINE_ONLY = {
     ":advance": "moves the clock, which only the embedded engine's manual clock can do",
@@ -343,7 +346,7 @@ def _sandbox_class() -> type:
                 try:
                     self.target.connection(session).sock.settimeout(self.time_limit)
                     replies.append(self.execute(argv, session))
-                except (TimeoutError, OSError):
+                except (OSError, ServerError):
                     # A script still running is killed; a blocked client is dropped.
                     self.target.control.call("SCRIPT", "KILL")
                     self.target.fresh()
