@@ -8,7 +8,7 @@ from ...protocol.reply import OK, ErrorReply, Status
 from ..args import to_int
 from ..memory.sizes import shared_integer
 from ..persistence import rdb as rdbfmt
-from ..persistence.rdb import lru_idle_seconds
+from ..persistence.rdb import LRU_CLOCK_MAX, lru_idle_seconds
 from ..structures.quicklist import Layout
 from ..values import ListValue, encoding_of
 from .server import register_debug
@@ -133,7 +133,14 @@ def _debug_object(c: "Session", argv: list[bytes]) -> Any:
     shared = type(value) is bytes and shared_integer(value, shared_ok)
     fill = cfg["list-max-listpack-size"]
     _, body = rdbfmt.encode_value(value, cfg["rdbcompression"], fill)
-    lru = db.lru.get(key, eng.lru_clock)
+    if shared:
+        # The shared integers were made at start-up and are never touched since.
+        lru = (eng.started_ms // 1000) & LRU_CLOCK_MAX
+        idle = eng.lru_clock - lru if eng.lru_clock >= lru else \
+            eng.lru_clock + LRU_CLOCK_MAX - lru
+    else:
+        lru = db.lru.get(key, eng.lru_clock)
+        idle = lru_idle_seconds(eng, db, key)
     extra = ""
     if type(value) is ListValue:
         layout = value.nodes
@@ -149,7 +156,7 @@ def _debug_object(c: "Session", argv: list[bytes]) -> Any:
     return Status("Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d "
                   "lru_seconds_idle:%d%s" % (
                       id(value), SHARED_REFCOUNT if shared else 1, encoding_of(value),
-                      len(body), lru, lru_idle_seconds(eng, db, key), extra))
+                      len(body), lru, idle, extra))
 
 
 register_debug("OBJECT", _debug_object, 3, "OBJECT <key>",

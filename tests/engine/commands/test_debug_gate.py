@@ -13,8 +13,9 @@ from redislab.protocol import split_args
 from ...support.machines import compared
 from ...support.real_redis import RedisServer, normalize
 
-# The address and the access clock differ between any two servers.
-_VOLATILE = re.compile(r"Value at:0x[0-9a-f]+|lru:\d+")
+# The address and the clock readings differ between any two servers (a shared integer's
+# idle time counts from the server's start).
+_VOLATILE = re.compile(r"Value at:0x[0-9a-f]+|lru:\d+|lru_seconds_idle:\d+")
 
 
 def _steady(reply: Any) -> Any:
@@ -87,3 +88,17 @@ def test_debug_object_matches_redis(redis_server):
                 _steady(normalize(real.execute(*args))), line
     finally:
         real.close()
+
+
+def test_debug_object_idle_time_follows_the_engine_clock():
+    engine = Engine(ManualClock(), config={"enable-debug-command": "yes"})
+    s = engine.session()
+    s.execute("SET", "str", "hello")
+    engine.advance(5)
+    s.execute("SET", "int", "5")
+    engine.advance(10)
+    assert "lru_seconds_idle:15" in s.execute("DEBUG", "OBJECT", "str")
+    # A shared integer is as old as the server, whenever the key was set.
+    assert "lru_seconds_idle:15" in s.execute("DEBUG", "OBJECT", "int")
+    s.execute("GET", "str")
+    assert "lru_seconds_idle:0" in s.execute("DEBUG", "OBJECT", "str")

@@ -73,15 +73,24 @@ def _is_ping_reply(reply: Any) -> bool:
 class PubSubMachine(MultiMachine):
     clients = 3
     config = {"notify-keyspace-events": "KEA"}
+    resp3 = False
+
+    def setup(self) -> None:
+        if self.resp3:
+            for p in [*self.pairs, self.writer]:
+                p.session.execute(b"HELLO", b"3")
+                p.real.execute(b"HELLO", b"3")
 
     def exchange(self, p: Pair, *args: bytes) -> None:
         """Run ``args`` on one client, then PING it; compare all it got on both sides."""
         reply = p.session.execute(*args)
-        ours = [compared(m) for m in p.session.drain()]
+        # The protocol is the client's own: RESET takes it back to RESP2.
+        resp3 = p.session.resp == 3
+        ours = [compared(m, resp3) for m in p.session.drain()]
         if reply is not NO_REPLY:
-            ours.append(compared(reply))
+            ours.append(compared(reply, resp3))
         pong = p.session.execute(b"PING")
-        ours += [compared(m) for m in p.session.drain()] + [compared(pong)]
+        ours += [compared(m, resp3) for m in p.session.drain()] + [compared(pong, resp3)]
         p.real.send(*args)
         p.real.send(b"PING")
         theirs = []
@@ -103,7 +112,8 @@ class PubSubMachine(MultiMachine):
 
     def exchange_ping(self, p: Pair) -> None:
         pong = p.session.execute(b"PING")
-        ours = [compared(m) for m in p.session.drain()] + [compared(pong)]
+        resp3 = p.session.resp == 3
+        ours = [compared(m, resp3) for m in p.session.drain()] + [compared(pong, resp3)]
         p.real.send(b"PING")
         theirs = []
         while True:
@@ -168,16 +178,29 @@ class PubSubMachine(MultiMachine):
 
     @rule()
     def pubsub_channels(self):
-        ours = compared(self.writer.session.execute(b"PUBSUB", b"CHANNELS"))
+        ours = compared(self.writer.session.execute(b"PUBSUB", b"CHANNELS"), self.resp3)
         theirs = normalize(self.writer.real.execute(b"PUBSUB", b"CHANNELS"))
         assert sorted(ours[1]) == sorted(theirs[1])
 
     def write(self, *args: bytes) -> None:
-        ours = compared(self.writer.session.execute(*args))
+        ours = compared(self.writer.session.execute(*args), self.resp3)
         theirs = normalize(self.writer.real.execute(*args))
         assert ours == theirs, f"{args!r}: redislab {ours!r} != redis {theirs!r}"
         self.sync_all(args)
 
 
+class PubSubMachine3(PubSubMachine):
+    # RESP3: messages arrive as push frames, and a subscribed client may run any command.
+    resp3 = True
+
+    @rule(which=st.integers(0, 2), k=KEYS)
+    def read_while_subscribed(self, which, k):
+        self.exchange(self.pairs[which], b"GET", k)
+
+
 def test_pubsub_machine(redis_server):
     run_machine(PubSubMachine, redis_server, examples=30, steps=25)
+
+
+def test_pubsub_machine_resp3(redis_server):
+    run_machine(PubSubMachine3, redis_server, examples=20, steps=25)
