@@ -57,9 +57,10 @@ DOWN = "CLUSTERDOWN The cluster is down"
 DOWN_RO = "CLUSTERDOWN The cluster is down and only accepts read commands"
 UNBOUND = "CLUSTERDOWN Hash slot not served"
 
-# Message types, named as CLUSTER INFO prints them (clusterGetMessageTypeString).
-MESSAGE_TYPES = ("ping", "pong", "meet", "fail", "publish", "publishshard", "auth-req",
-                 "auth-ack", "update", "mfstart", "module")
+# Message types in type-number order, named as CLUSTER INFO prints them
+# (clusterGetMessageTypeString).
+MESSAGE_TYPES = ("ping", "pong", "meet", "fail", "publish", "auth-req", "auth-ack", "update",
+                 "mfstart", "module", "publishshard")
 
 
 def crc16(data: bytes) -> int:
