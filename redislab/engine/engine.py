@@ -294,7 +294,9 @@ class Engine:
 
     def propagate_expire(self, db: Database, key: bytes) -> None:
         if self.propagate_hooks:
-            self.propagate(db.id, [b"DEL", key])
+            # propagateDeletion: UNLINK when expired keys are freed lazily.
+            lazy = self.config["lazyfree-lazy-expire"]
+            self.propagate(db.id, [b"UNLINK" if lazy else b"DEL", key])
 
     def notify(self, db: int, cls: str, event: str, key: bytes) -> None:
         hook = self.notify_hook
