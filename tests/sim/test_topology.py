@@ -73,3 +73,28 @@ def test_same_seed_same_story() -> None:
 
     assert story(3) == story(3)
     assert story(3)[1] != story(4)[1]
+
+
+def test_restart_loads_what_the_data_directory_holds() -> None:
+    t = Topology(["primary"], config={"appendonly": "yes", "appendfsync": "always"})
+    try:
+        t.call("primary", "SET", "kept", "1")
+        t.kill("primary", "power")
+        t.restart("primary")
+        assert t.call("primary", "GET", "kept") == b"1"
+        import os
+
+        assert os.path.isdir(os.path.join(t.node("primary").dir, "appendonlydir"))
+    finally:
+        t.close()
+
+
+def test_restart_without_persistence_comes_back_empty(topo: Topology) -> None:
+    topo.call("primary", "SET", "gone", "1")
+    topo.kill("primary")
+    topo.restart("primary")
+    assert topo.call("primary", "DBSIZE") == 0
+    # REPLICAOF given at run time is in no configuration file: a replica returns as master.
+    topo.kill("replica-1")
+    topo.restart("replica-1")
+    assert topo.role("replica-1") == "master"
