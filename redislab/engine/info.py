@@ -112,11 +112,14 @@ def clients_section(engine: "Engine") -> Fields:
     sessions = list(engine.sessions.values())
     in_timeout = sum(1 for s in sessions if s.blocked is not None and s.blocked.deadline_ms)
     return [
-        ("connected_clients", len(sessions)),
+        # Replicas are connections too, but Redis leaves them out of this count.
+        ("connected_clients", sum(1 for s in sessions if s.kind != "replica")),
         ("cluster_connections", 0),
         ("maxclients", engine.config["maxclients"]),
         ("client_recent_max_input_buffer", 0),
-        ("client_recent_max_output_buffer", 0),
+        # A server fills this in (the engine alone has no output buffers).
+        ("client_recent_max_output_buffer",
+         engine.extensions.get("clients.recent_max_output_buffer", lambda: 0)()),
         ("blocked_clients", engine.blocked_count),
         ("tracking_clients", 0),
         ("clients_in_timeout_table", in_timeout),
