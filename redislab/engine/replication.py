@@ -10,6 +10,9 @@ did has none, and its hot path is untouched. Both roles live here:
   when diskless). Replicas acknowledge with ``REPLCONF ACK`` every second; ``WAIT`` and
   ``min-replicas-to-write`` count those acknowledgements. Acknowledgement is asynchronous:
   the client's reply never waits for a replica.
+* **FAILOVER**: writes pause until a replica has acknowledged the whole stream, then this
+  server becomes that replica's replica with ``PSYNC ... FAILOVER``, which makes the
+  replica a master continuing the same history.
 * **replica**: the handshake (PING, REPLCONF listening-port and capa, PSYNC), loading the
   snapshot, then applying the stream through a client flagged ``master``, counting the
   processed offset, keeping its own backlog (so it can serve partial resyncs once promoted,
