@@ -49,6 +49,7 @@ import os
 import random
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -169,6 +170,9 @@ class Topology:
         self.clock = clock or ManualClock()
         self._own_dir = base_dir is None
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="redislab-topology-")
+        if self._own_dir:
+            # A topology nobody closes still leaves no directories behind.
+            weakref.finalize(self, shutil.rmtree, self.base_dir, True)
         self.network = Network(self.clock, delay_ms)
         self.config = dict(config or {})
         self.nodes: dict[str, Node] = {}
