@@ -188,6 +188,7 @@ class RemoteBackend:
         self.deliveries: deque[Delivery] = deque()
         self.recording = False
         self.clock = None
+        self._config_names: list[str] | None = None
         self.session(DEFAULT_CLIENT)
 
     # ------------------------------------------------------------------------------------
@@ -398,7 +399,19 @@ class RemoteBackend:
         return self.session(client).db.id
 
     def config_names(self) -> list[str]:
-        return []
+        """Parameter names the server knows (CONFIG GET *, asked once), for completion."""
+        if self._config_names is None:
+            s = self.session(DEFAULT_CLIENT)
+            if not self._quiet(s):
+                return []
+            try:
+                reply = self._send(s, [b"CONFIG", b"GET", b"*"])
+            except Exception:
+                return []
+            names = [k for k, _ in reply] if isinstance(reply, MapReply) else \
+                reply[::2] if isinstance(reply, list) else []
+            self._config_names = sorted(bytes(n).decode("utf-8", "replace") for n in names)
+        return self._config_names
 
     # ------------------------------------------------------------------------------------
     # Time: the server keeps its own
