@@ -90,3 +90,22 @@ def test_engine_only_views_say_so(remote):  # type: ignore[no-untyped-def]
     out = say(":config maxmemory-p*")
     assert "maxmemory-policy  noeviction" in out and "defaults need the embedded" in out
     assert say(":config maxmemory-policy noeviction") == "OK\n"
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_config_on_a_real_server(redis_server, resp3: bool) -> None:  # type: ignore[no-untyped-def]
+    from redislab.ui.repl.completer import candidates
+
+    backend = RemoteBackend(f"redis://127.0.0.1:{redis_server.port}", resp=3 if resp3 else 2)
+    shown: list[str] = []
+    shell = Shell(backend, lambda f: shown.append(plain(f)), interactive=False,
+                  annotate="off")
+    try:
+        shell.handle(":config hash-max-listpack-*")
+        text = "".join(shown)
+        assert "hash-max-listpack-entries  512" in text
+        assert "hash-max-listpack-value    64" in text
+        names = [c[1][0] for c in candidates(":config maxmemory-p", shell)]
+        assert names == ["maxmemory-policy"]
+    finally:
+        backend.close()

@@ -484,7 +484,9 @@ def config_meta(shell: "Shell", args: list[str]) -> None:
     if getattr(backend, "kind", "") != "embedded":
         (reply,) = backend.run_batch([[b"CONFIG", b"GET", pattern.encode()]], shell.client)
         pairs = []
-        items = list(reply.items()) if hasattr(reply, "items") else \
+        from ...protocol import MapReply
+
+        items = list(reply) if isinstance(reply, MapReply) else \
             list(zip(reply[::2], reply[1::2])) if isinstance(reply, list) else []
         for name, value in items:
             pairs.append((bytes(name).decode("utf-8", "replace"),
