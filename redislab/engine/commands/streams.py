@@ -344,9 +344,8 @@ def xsetid_command(c: "Session", argv: list[bytes]) -> Any:
     s = _lookup(c, argv[1], write=True)
     if s is None:
         raise ErrorReply("ERR no such key")
-    if sid < s.max_deleted_id:
-        raise ErrorReply("ERR The ID specified in XSETID is smaller than current "
-                         "max_deleted_entry_id")
+    # 7.0 checks the new ID against the top item and a MAXDELETEDID given here, not against
+    # the stream's recorded max_deleted_entry_id: an empty stream may go below it.
     if s.length > 0:
         if sid < s.last_valid_id():
             raise ErrorReply("ERR The ID specified in XSETID is smaller than the target "

@@ -266,3 +266,17 @@ def test_xdel_on_a_missing_key_does_not_parse_ids(differ):
     XDEL s 1-1 bogus
     XLEN s
     """)
+
+
+def test_xsetid_may_go_below_the_recorded_max_deleted_id(differ):
+    differ.check_all("""
+    XADD s 1-1 f v
+    XDEL s 1-1
+    XSETID s 0-5
+    XINFO STREAM s
+    XGROUP CREATE e g 0-0 MKSTREAM
+    XSETID e 0-1 MAXDELETEDID 0-1
+    XSETID e 0
+    XINFO STREAM e
+    XSETID e 0-0 MAXDELETEDID 0-1
+    """)
