@@ -109,3 +109,20 @@ def test_config_on_a_real_server(redis_server, resp3: bool) -> None:  # type: ig
         assert names == ["maxmemory-policy"]
     finally:
         backend.close()
+
+
+def test_load_over_resp3(redis_server) -> None:  # type: ignore[no-untyped-def]
+    client = redis_server.client()
+    client.execute("FLUSHALL")
+    backend = RemoteBackend(f"redis://127.0.0.1:{redis_server.port}", resp=3)
+    shown: list[str] = []
+    shell = Shell(backend, lambda f: shown.append(plain(f)), interactive=False,
+                  annotate="off")
+    try:
+        shell.handle(":load sessions 300")
+        assert "".join(shown).startswith("loaded sessions: 300 sessions; keys 0 -> 300 "
+                                         "(+300); memory +")
+        assert client.execute("DBSIZE") == 300
+    finally:
+        backend.close()
+        client.execute("FLUSHALL")
