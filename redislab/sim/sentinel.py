@@ -272,7 +272,8 @@ class Sentinel:
         return m
 
     def add_sentinel(self, master: MasterState, host: str, port: int, run_id: str) -> Instance:
-        s = Instance("sentinel", f"{host}:{port}", host, port, self.now(), master)
+        # Sentinel names the other Sentinels by their run id.
+        s = Instance("sentinel", run_id, host, port, self.now(), master)
         s.run_id = run_id
         s.down_after_ms = master.down_after_ms
         master.sentinels[run_id] = s
@@ -661,11 +662,11 @@ class Sentinel:
         """sentinelVoteLeader: one vote per epoch, for the first Sentinel that asks."""
         if req_epoch > self.current_epoch:
             self.current_epoch = req_epoch
-            self.event("+new-epoch", m, str(req_epoch))
+            self.event("+new-epoch", None, str(req_epoch))
         if m.leader_epoch < req_epoch and self.current_epoch <= req_epoch:
             m.leader = runid
             m.leader_epoch = self.current_epoch
-            self.event("+vote-for-leader", m, f"{runid} {m.leader_epoch}")
+            self.event("+vote-for-leader", None, f"{runid} {m.leader_epoch}")
             if runid != self.myid:
                 # Voting for another makes this Sentinel wait before trying itself.
                 m.failover_start_ms = self.now() + self.rng.randrange(MAX_DESYNC)
@@ -701,7 +702,8 @@ class Sentinel:
         if now - m.failover_start_ms < m.failover_timeout * 2:
             if m.failover_delay_logged != m.failover_start_ms:
                 m.failover_delay_logged = m.failover_start_ms
-                self.event("-failover-delayed", m, "next attempt not before "
+                # Sentinel logs this as a plain line, not as an event.
+                self.event("next-failover-delay", m, "next attempt not before "
                            f"+{(m.failover_start_ms + m.failover_timeout * 2 - now) / 1000:g}s")
             return False
         self._start_failover(m)
@@ -712,7 +714,7 @@ class Sentinel:
         m.flags.add("failover_in_progress")
         self.current_epoch += 1
         m.failover_epoch = self.current_epoch
-        self.event("+new-epoch", m, str(self.current_epoch))
+        self.event("+new-epoch", None, str(self.current_epoch))
         self.event("+try-failover", m)
         m.failover_start_ms = self.now() + self.rng.randrange(MAX_DESYNC)
         m.failover_state_change_ms = self.now()
@@ -782,7 +784,7 @@ class Sentinel:
 
     def _crash(self, why: str) -> None:
         """SENTINEL SIMULATE-FAILURE: the process exits at this point of the failover."""
-        self.event("-simulated-crash", None, why)
+        self.event("simulated-crash", None, why)
         self.topology.kill(self.node.name)
 
     def select_slave(self, m: MasterState) -> Instance | None:

@@ -410,7 +410,7 @@ def test_simulated_crash_after_election_delays_the_failover(topo: Topology) -> N
         topo.call(s, "SENTINEL", "SIMULATE-FAILURE", "crash-after-election")
     topo.kill("primary")
     topo.advance(30)
-    crashed = [e.node for e in topo.events if e.what == "-simulated-crash"]
+    crashed = [e.node for e in topo.events if e.what == "simulated-crash"]
     assert len(crashed) == 1 and not topo.nodes[crashed[0]].alive
     for s in topo.sentinels:
         # Any SIMULATE-FAILURE call first clears the simulated failures.
@@ -421,3 +421,68 @@ def test_simulated_crash_after_election_delays_the_failover(topo: Topology) -> N
     assert not events(topo, "+switch-master")
     topo.advance(60)
     assert events(topo, "+switch-master")
+
+
+def _event_shape(what: str, detail: str) -> tuple[str, str]:
+    """An event without addresses or ids: its name and the kind of instance it is about."""
+    first = detail.split(" ", 1)[0] if detail else ""
+    return what, first if first in ("master", "slave", "sentinel") else ""
+
+
+@pytest.mark.real
+def test_failover_events_match_a_real_sentinel() -> None:
+    import os
+    import re
+    import time
+
+    from tests.support.real_redis import RedisSentinel, RedisServer
+
+    primary, r1, r2 = RedisServer(), RedisServer(), RedisServer()
+    sentinel = None
+    try:
+        for r in (r1, r2):
+            c = r.client()
+            c.execute("REPLICAOF", "127.0.0.1", str(primary.port))
+            c.close()
+        sentinel = RedisSentinel(primary.port, quorum=1, down_after_ms=1000)
+        sc = sentinel.client()
+        deadline = time.monotonic() + 30
+        while True:
+            reps = sc.execute("SENTINEL", "REPLICAS", "mymaster")
+            if len(reps) == 2 and all(dict(zip(x[::2], x[1::2]))[b"master-link-status"]
+                                      == b"ok" for x in reps):
+                break
+            assert time.monotonic() < deadline, "the real Sentinel did not see the replicas"
+            time.sleep(0.1)  # waiting for real servers, not a test timing
+        sc.close()
+        primary.proc.kill()
+        log_path = os.path.join(sentinel.dir, "log")
+        while b"+switch-master" not in open(log_path, "rb").read():
+            assert time.monotonic() < deadline + 30, "the real Sentinel did not fail over"
+            time.sleep(0.1)
+        real = []
+        for line in open(log_path).read().splitlines():
+            m = re.search(r" [#*] ([+-][\w-]+) ?(.*)", line)
+            if m:
+                real.append(_event_shape(m.group(1), m.group(2)))
+    finally:
+        if sentinel is not None:
+            sentinel.stop()
+        for server in (primary, r1, r2):
+            server.stop()
+
+    t = Topology.sentinel(replicas=2, sentinels=1, quorum=1, seed=1, down_after_ms=1000)
+    try:
+        t.kill("primary")
+        t.advance(20)
+        ours = [_event_shape(e.what, e.detail) for e in t.events
+                if e.node == "sentinel-1" and e.what.startswith(("+", "-"))]
+    finally:
+        t.close()
+
+    def failover(events: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        start = events.index(("+sdown", "master"))
+        end = events.index(("+switch-master", ""))
+        return events[start:end + 1]
+
+    assert failover(ours) == failover(real)
