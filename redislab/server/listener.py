@@ -33,6 +33,7 @@ DENIED = (
     b"accepting connections from the outside.\r\n"
 )
 MAX_CLIENTS = b"-ERR max number of clients reached\r\n"
+PEAK_SLOTS = 8
 # Redis's default tcp-backlog: a burst of connects is queued, not dropped and retried later.
 TCP_BACKLOG = 511
 
@@ -58,7 +59,13 @@ class Server:
         self._stopping: asyncio.Event | None = None
         self._cron_task: asyncio.Task[None] | None = None
         self.engine.extensions["shutdown"] = self.request_shutdown
+        self.engine.extensions["clients.recent_max_output_buffer"] = \
+            lambda: max(self.output_peaks)
         self.shutdown_reason = ""
+        # Largest unsent output of any client, per second over the last 8 seconds (Redis's
+        # CLIENTS_PEAK_MEM_USAGE_SLOTS), for INFO's client_recent_max_output_buffer.
+        self.output_peaks = [0] * PEAK_SLOTS
+        self._peak_second = -1
 
     # ----------------------------------------------------------------------------------------
 
@@ -93,6 +100,23 @@ class Server:
             with eng.lock:
                 eng.cron()
                 self._close_idle()
+                self.track_output_peaks()
+
+    def track_output_peaks(self) -> None:
+        """clientsCronTrackExpansiveClients: note this second's largest output buffer."""
+        second = self.engine.clock.time_ms() // 1000
+        slot = second % PEAK_SLOTS
+        if second != self._peak_second:
+            # A new second: its slot starts over, as do any seconds the cron skipped.
+            gap = min(PEAK_SLOTS, second - self._peak_second) if self._peak_second >= 0 \
+                else PEAK_SLOTS
+            for back in range(gap):
+                self.output_peaks[(slot - back) % PEAK_SLOTS] = 0
+            self._peak_second = second
+        biggest = max((c.transport.get_write_buffer_size() for c in self.connections
+                       if c.transport is not None), default=0)
+        if biggest > self.output_peaks[slot]:
+            self.output_peaks[slot] = biggest
 
     def _close_idle(self) -> None:
         timeout = self.engine.config["timeout"]

@@ -47,7 +47,7 @@ def enough_files() -> Iterator[None]:
 def _settle(checker: RawClient, expected: int) -> list[str]:
     """CLIENT LIST once the server has seen every hang-up (closes arrive asynchronously)."""
     lines: list[str] = []
-    for _ in range(500):
+    for _ in range(100_000):
         lines = checker.execute("CLIENT", "LIST").decode().splitlines()
         if len(lines) == expected:
             break
@@ -123,7 +123,7 @@ def test_clients_vanishing_mid_command_or_blocked_are_forgotten(fresh: RunningSe
         c.send("BLPOP", "queue", "0" if i else "100")
     c2 = RawClient(fresh.port)
     c2.send("XREAD", "BLOCK", "0", "STREAMS", "events", "$")
-    for _ in range(500):
+    for _ in range(100_000):
         if _info_field(checker, "clients", "blocked_clients") == "4":
             break
     assert _info_field(checker, "clients", "blocked_clients") == "4"

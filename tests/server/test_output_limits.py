@@ -52,7 +52,7 @@ def connection_of(running: RunningServer, client: RawClient):  # type: ignore[no
 def _subscribed(running: RunningServer, pub: RawClient) -> RawClient:
     sub = SlowReader(running.port)
     sub.send("SUBSCRIBE", "firehose")
-    for _ in range(500):
+    for _ in range(100_000):
         if pub.execute("PUBSUB", "NUMSUB", "firehose") == [b"firehose", 1]:
             break
     return sub
@@ -98,7 +98,7 @@ def test_soft_limit_must_hold_longer_than_its_seconds(fresh: RunningServer,
     clock.advance(1)
     assert pub.execute("PUBLISH", "firehose", MESSAGE) == 1  # delivered, then closed
     assert conn.closing
-    for _ in range(500):
+    for _ in range(100_000):
         if pub.execute("PUBLISH", "firehose", b"x") == 0:
             break
     assert pub.execute("PUBLISH", "firehose", b"x") == 0
@@ -113,7 +113,7 @@ def test_normal_clients_have_no_limit_by_default_and_obey_one_when_set(
     reader = SlowReader(fresh.port)
     for _ in range(40):  # 20 MB of replies, unread: no limit for normal clients by default
         reader.send("GET", "big")
-    for _ in range(500):  # until the server has run the whole pipeline
+    for _ in range(100_000):  # until the server has run the whole pipeline
         if b"cmdstat_get:calls=40," in setter.execute("INFO", "commandstats"):
             break
     assert b"cmdstat_get:calls=40," in setter.execute("INFO", "commandstats")
@@ -121,7 +121,7 @@ def test_normal_clients_have_no_limit_by_default_and_obey_one_when_set(
     assert setter.execute("CONFIG", "SET", "client-output-buffer-limit",
                           "normal 4mb 0 0") == "OK"
     reader.send("GET", "big")  # the next reply finds the buffer over 4 MB
-    for _ in range(500):
+    for _ in range(100_000):
         if len(setter.execute("CLIENT", "LIST").decode().splitlines()) == 1:
             break
     assert len(setter.execute("CLIENT", "LIST").decode().splitlines()) == 1
@@ -148,3 +148,31 @@ def test_config_matches_redis(differ) -> None:
     CONFIG SET client-output-buffer-limit "normal 0 0 0 slave 268435456 67108864 60 pubsub 32mb 8mb 60"
     CONFIG GET client-output-buffer-limit
     """)
+
+
+def test_info_reports_the_recent_largest_output_buffer(fresh: RunningServer,
+                                                       clock: ManualClock) -> None:
+    pub = RawClient(fresh.port)
+    info = pub.execute("INFO", "clients").decode()
+    assert "client_recent_max_output_buffer:0\r\n" in info
+    sub = _subscribed(fresh, pub)
+    conn = connection_of(fresh, sub)
+    backlog = 0
+    for _ in range(1000):
+        pub.execute("PUBLISH", "firehose", MESSAGE)
+        backlog = conn.transport.get_write_buffer_size()
+        if backlog:
+            break
+    assert backlog > 0
+    fresh.server.track_output_peaks()   # what the server's cron does every tick
+    field = next(line for line in pub.execute("INFO", "clients").decode().splitlines()
+                 if line.startswith("client_recent_max_output_buffer:"))
+    assert int(field.split(":")[1]) >= backlog
+    sub.close()
+    for _ in range(100_000):  # until the server has seen the subscriber go
+        if pub.execute("PUBSUB", "NUMSUB", "firehose") == [b"firehose", 0]:
+            break
+    clock.advance(8)  # eight seconds on: the peak has aged out of every slot
+    fresh.server.track_output_peaks()
+    assert "client_recent_max_output_buffer:0\r\n" in pub.execute("INFO", "clients").decode()
+    pub.close()
