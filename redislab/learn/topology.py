@@ -19,10 +19,11 @@ MOVED and ASK as ``redis-cli -c`` does). Lesson lines act on the topology:
 * ``@node:NAME COMMAND`` runs one command on NAME (``@name COMMAND`` is still another client)
 
 Checks take ``node = "NAME"`` to look at one node instead of the default: the node the
-learner's writes go to (the primary; after a failover, the promoted one). Keyspace
-expressions also get ``nodes()``, ``role(node)``, ``alive(node)``, ``primary()``,
-``call_on(node, *command)``, ``keys_on(node, pattern)`` and, in a cluster, ``slot(key)`` and
-``owner(key)``.
+learner's writes go to (the primary; after a failover, the promoted one; in a cluster, the
+node serving the key). Keyspace expressions also get ``nodes()``, ``role(node)``,
+``alive(node)``, ``primary()``, ``primaries()``, ``call_on(node, *command)``,
+``get_on(node, key)``, ``keys_on(node, pattern)`` and, in a cluster, ``slot(key)`` and
+``owner(key)`` (and ``get``, ``exists``, ``type``, ``keys`` read the whole cluster).
 
 Nothing here fakes the simulation: while ``redislab.sim`` lacks the topology a step asks
 for, the step is skipped with that reason.
@@ -234,13 +235,12 @@ class TopologyRun:
     Args:
         spec: what to build.
         seed: the attempt's seed (the simulation is deterministic for it).
-        topology: an already built topology, instead of building one.
     """
 
-    def __init__(self, spec: TopologySpec, seed: int = 0, topology: Any = None) -> None:
+    def __init__(self, spec: TopologySpec, seed: int = 0) -> None:
         self.spec = spec
         self.seed = seed
-        self.topology = topology if topology is not None else build(spec, seed)
+        self.topology = build(spec, seed)
         self.current = self.default_node()
         self.sessions: dict[tuple[str, str], Any] = {}
         self.migration: Any = None        # a slot migration left open by :reshard ... KEYS

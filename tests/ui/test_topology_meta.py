@@ -149,3 +149,14 @@ def test_a_lesson_step_on_a_topology(transcript: Transcript,
     assert shell.backend.run is run.topo and run.index == 2
     shell.handle(":step 5")                   # a reading step: still on a topology
     assert isinstance(shell.backend, TopologyBackend)
+
+
+def test_a_lesson_keeps_its_own_topology(transcript: Transcript) -> None:
+    lesson = load_lesson(LESSONS / "190-replication.toml")
+    shell = LessonShell(LessonRun(lesson, seed=3, isolate=False, start=0), transcript)
+    transcript.take()
+    shell.handle(":topology cluster 3")
+    assert transcript.take() == ("inside a lesson the step decides what it runs on "
+                                 "(:topology shows it)\n")
+    shell.handle(":topology")
+    assert transcript.take().startswith("primary: master")

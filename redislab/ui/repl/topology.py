@@ -8,8 +8,9 @@ back. The companions act on the running topology: ``:node``, ``:kill``, ``:resta
 ``:partition``, ``:heal``, ``:delay``, ``:failover``, ``:reshard``.
 
 In a cluster the connection behaves as ``redis-cli -c``: a MOVED or ASK reply is followed to
-the node it names, and a line under the reply says so (``-> MOVED 12182 to node C``).
-``@node:NAME CMD`` runs one command on NAME without following anything.
+the node it names, and a line before the reply says so (``-> MOVED 12182 to node C``); after
+a MOVED the prompt stays on the node that answered. ``@node:NAME CMD`` runs one command on
+NAME without following anything. ``WAIT`` lets simulated time pass until it is answered.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ NODE_CLIENT = "node:"
 
 @dataclass
 class TopologyOutcome(Outcome):
-    """An outcome with the lines the topology adds under the reply (redirects, a dead node)."""
+    """An outcome with the lines the topology shows before the reply (redirects, a node that
+    is down)."""
 
     notes: list[str] = field(default_factory=list)
     node: str = ""
@@ -291,6 +293,9 @@ def topology_meta(shell: "Shell", args: list[str]) -> None:
             shell.info("no topology: one engine (:topology replicas 2 | sentinel | cluster 3)")
         else:
             shell.info(b.describe())
+        return
+    if getattr(shell, "lesson_run", None) is not None:
+        shell.error("inside a lesson the step decides what it runs on (:topology shows it)")
         return
     if args[0].lower() == "off":
         if b is None:
