@@ -225,6 +225,12 @@ def _fill(shell: Shell) -> None:
         s.execute("XADD", "st", "*", "n", str(i))
     s.execute("XGROUP", "CREATE", "st", "g", "0")
     s.execute("XREADGROUP", "GROUP", "g", "alice", "COUNT", "7", "STREAMS", "st", ">")
+    # A list edited in the middle and at both ends (its node layout is no longer a replay).
+    s.execute("RPUSH", "mixed", *[f"item-{i}" * 3 for i in range(3000)])
+    s.execute("LPUSH", "mixed", *[str(i) for i in range(500)])
+    s.execute("LINSERT", "mixed", "BEFORE", "item-1500item-1500item-1500", "x" * 300)
+    s.execute("LTRIM", "mixed", "10", "-20")
+    s.execute("LREM", "mixed", "0", "item-7item-7item-7")
 
 
 @pytest.mark.parametrize("width", [40, 80, 132])
@@ -235,7 +241,7 @@ def test_viz_draws_every_type_within_the_width(shell: Shell, say: Say,
 
     monkeypatch.setattr(meta, "_width", lambda: width)
     _fill(shell)
-    for key in ("list", "z", "small", "h", "ints", "words", "hll-sparse", "hll-dense", "blob",
+    for key in ("list", "mixed", "z", "small", "h", "ints", "words", "hll-sparse", "hll-dense", "blob",
                 "n", "st"):
         out = say(f":viz {key}")
         assert "Traceback" not in out and "internal error" not in out
@@ -293,7 +299,7 @@ def test_viz_bad_input(say: Say) -> None:
 # ------------------------------------------------------------------------------------------
 # :memory
 
-@pytest.mark.parametrize("key", ["list", "z", "small", "h", "ints", "words", "hll-sparse",
+@pytest.mark.parametrize("key", ["list", "mixed", "z", "small", "h", "ints", "words", "hll-sparse",
                                  "hll-dense", "blob", "n", "st", "emb"])
 def test_memory_breakdown_adds_up_to_memory_usage(shell: Shell, say: Say, key: str) -> None:
     _fill(shell)
