@@ -454,6 +454,8 @@ class TopologyRun:
             return self._act(word, args)
         except KeyError as e:
             raise ValueError(str(e.args[0]) if e.args else str(e)) from None
+        except ConnectionError as e:  # a node the line needed is down
+            raise ValueError(str(e)) from None
 
     def _act(self, word: str, args: list[str]) -> str:
         t = self.topology
