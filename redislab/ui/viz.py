@@ -24,7 +24,7 @@ from .theme import Fragments
 if TYPE_CHECKING:
     from ..engine.keyspace import Database
 
-__all__ = ["visualize"]
+__all__ = ["visualize", "visualize_string"]
 
 _EIGHTHS = " ▏▎▍▌▋▊▉█"
 SAMPLE = 200_000          # members whose skiplist level is computed before extrapolating
@@ -114,7 +114,8 @@ def visualize(engine: Any, db: "Database", key: bytes, width: int) -> Fragments 
     elif t is Stream:
         _stream(d, name, value)
     elif t is bytes or type(value).__name__ == "MutableString":
-        _string(d, engine, name, as_bytes(value), encoding_of(value))
+        _string(d, engine.config["hll-sparse-max-bytes"], name, as_bytes(value),
+                encoding_of(value), len(as_bytes(value)))
     else:
         info = introspect.key_info(db, key)
         d.title(f"{name}: {info.type if info else 'value'}, {info.encoding if info else ''}")
@@ -331,13 +332,23 @@ def _set(d: Drawing, engine: Any, name: str, s: Any) -> None:
 # ------------------------------------------------------------------------------------------
 # Strings and HyperLogLogs
 
-def _string(d: Drawing, engine: Any, name: str, data: bytes, enc: str) -> None:
+def visualize_string(key: bytes, data: bytes, encoding: str, length: int, width: int,
+                     sparse_max: int) -> Fragments:
+    """A string (or HyperLogLog) drawn from its bytes, as read from a real server: ``data``
+    may be only the start of a value ``length`` bytes long."""
+    d = Drawing(width)
+    _string(d, sparse_max, show(key, 40), data, encoding, length)
+    return d.frags
+
+
+def _string(d: Drawing, sparse_max: int, name: str, data: bytes, enc: str,
+            length: int) -> None:
     from ..engine.structures import hyperloglog as hll
 
-    if hll.is_hll(data):
-        _hll(d, engine, name, data)
+    if length == len(data) and hll.is_hll(data):
+        _hll(d, sparse_max, name, data)
         return
-    d.title(f"{name}: string, {enc}, {len(data):,} bytes")
+    d.title(f"{name}: string, {enc}, {length:,} bytes")
     if enc == "int":
         d.dim("stored as a 64-bit integer in the object itself (INCR works on it in place)")
     elif enc == "embstr":
@@ -351,8 +362,8 @@ def _string(d: Drawing, engine: Any, name: str, data: bytes, enc: str) -> None:
             hexes = " ".join(f"{b:02x}" for b in chunk)
             text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
             d.line(f"  {off:04x}  {hexes:<47}  {text}")
-        if len(data) > 64:
-            d.dim(f"  … {len(data) - 64:,} more bytes")
+        if length > 64:
+            d.dim(f"  … {length - 64:,} more bytes")
     else:
         d.line("  " + show(data, max(10, d.width - 6)))
 
@@ -382,7 +393,7 @@ def _sparse_ops(body: bytes) -> tuple[int, int, int, list[tuple[str, int, int]]]
     return zero, xzero, val, first
 
 
-def _hll(d: Drawing, engine: Any, name: str, data: bytes) -> None:
+def _hll(d: Drawing, sparse_max: int, name: str, data: bytes) -> None:
     from ..engine.structures import hyperloglog as hll
 
     sparse = data[4] == hll.SPARSE
@@ -398,10 +409,10 @@ def _hll(d: Drawing, engine: Any, name: str, data: bytes) -> None:
         return
     if sparse:
         zero, xzero, val, first = _sparse_ops(bytes(data[hll.HDR_SIZE:]))
-        limit = engine.config["hll-sparse-max-bytes"]
+        limit = sparse_max
         d.line(f"sparse body: {len(data) - hll.HDR_SIZE:,} B of opcodes: {zero:,} ZERO, "
-               f"{xzero:,} XZERO, {val:,} VAL; turns dense past hll-sparse-max-bytes "
-               f"({limit:,} B) or a register above 32")
+               f"{xzero:,} XZERO, {val:,} VAL")
+        d.dim(f"turns dense past hll-sparse-max-bytes ({limit:,} B) or a register above 32")
         ops = " ".join(f"{k}:{r}" if k != "VAL" else f"VAL {v}x{r}" for k, v, r in first)
         d.dim(f"  {ops} …" if len(first) == 12 else f"  {ops}")
     else:

@@ -81,7 +81,20 @@ def test_engine_only_views_say_so(remote):  # type: ignore[no-untyped-def]
     client.execute("RPUSH", "l", "a", "b", "c")
     assert say(":crash") == ":crash needs the embedded engine; a real server is not ours " \
                             "to kill (run redislab without --url)\n"
-    assert "embedded engine" in say(":viz l")
+    assert say(":viz l").startswith(":viz of a list reads the embedded engine's structures")
+    assert say(":viz nothing") == "nothing: no such key\n"
+    client.execute("PFADD", "visitors", *[f"v{i}" for i in range(200)])
+    out = say(":viz visitors")
+    assert out.startswith('"visitors": HyperLogLog, sparse, ')
+    assert "turns dense past hll-sparse-max-bytes (3,000 B)" in out
+    ours = _embedded("PFADD visitors " + " ".join(f"v{i}" for i in range(200)))
+    mine: list[str] = []
+    ours.write = lambda f: mine.append(plain(f))
+    ours.handle(":viz visitors")
+    assert out == "".join(mine)   # the same bytes, the same drawing
+    client.execute("SET", "blob", b"\x00\x01" * 20000)
+    out = say(":viz blob")
+    assert out.startswith('"blob": string, raw, 40,000 bytes') and "0000  00 01 00 01" in out
     out = say(":memory l")
     usage = client.execute("MEMORY", "USAGE", "l", "SAMPLES", "0")
     assert out == f"l: {usage:,} bytes (MEMORY USAGE SAMPLES 0; the parts need the " \

@@ -417,6 +417,9 @@ def viz_meta(shell: "Shell", args: list[str]) -> None:
     key = _key_arg(shell, args, ":viz KEY")
     if key is None:
         return
+    if getattr(shell.backend, "kind", "") != "embedded":
+        _viz_remote(shell, args[0], key)
+        return
     engine, db = _embedded_db(shell, ":viz")
     from ..viz import visualize
 
@@ -425,6 +428,34 @@ def viz_meta(shell: "Shell", args: list[str]) -> None:
         shell.info(f"{args[0]}: no such key")
         return
     shell.emit(frags)
+
+
+def _viz_remote(shell: "Shell", name: str, key: bytes) -> None:
+    """On a real server only strings (and so HyperLogLogs) can be drawn: from their bytes."""
+    from ..viz import visualize_string
+
+    (kind,) = shell.backend.run_batch([[b"TYPE", key]], shell.client)
+    kind = str(kind)
+    if kind == "none":
+        shell.info(f"{name}: no such key")
+        return
+    if kind != "string":
+        raise NeedsEngine(f":viz of a {kind} reads the embedded engine's structures; a real "
+                          "server shows only strings and HyperLogLogs (run redislab without "
+                          "--url)")
+    enc, length, data, limit = shell.backend.run_batch(
+        [[b"OBJECT", b"ENCODING", key], [b"STRLEN", key],
+         [b"GETRANGE", key, b"0", b"16383"], [b"CONFIG", b"GET", b"hll-sparse-max-bytes"]],
+        shell.client)
+    if isinstance(limit, list) and limit and isinstance(limit[0], tuple):
+        limit = list(limit[0])   # a RESP3 map: (name, value) pairs
+    sparse_max = int(limit[1]) if isinstance(limit, list) and len(limit) == 2 else 3000
+    if not isinstance(data, bytes) or not isinstance(length, int):
+        shell.error(f"{name}: could not read the value")
+        return
+    shell.emit(visualize_string(key, data, bytes(enc).decode("ascii", "replace")
+                                if isinstance(enc, bytes) else str(enc), length, _width(),
+                                sparse_max))
 
 
 @meta("memory", "key", "a key's MEMORY USAGE split into its parts: headers, key, entries, "
