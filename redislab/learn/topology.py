@@ -32,6 +32,7 @@ for, the step is skipped with that reason.
 from __future__ import annotations
 
 import importlib
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -241,13 +242,15 @@ class TopologyRun:
         self.spec = spec
         self.seed = seed
         self.topology = build(spec, seed)
+        # the nodes' data directories go when the run does, or at exit at the latest
+        self._cleanup = weakref.finalize(self, self.topology.close)
         self.current = self.default_node()
         self.sessions: dict[tuple[str, str], Any] = {}
         self.migration: Any = None        # a slot migration left open by :reshard ... KEYS
 
     def close(self) -> None:
         """Forget the nodes and their data directories."""
-        self.topology.close()
+        self._cleanup()
 
     # -- nodes ---------------------------------------------------------------------------
 
