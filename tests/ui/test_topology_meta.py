@@ -38,7 +38,7 @@ def test_every_companion_is_registered(say: Say) -> None:
     for name in ("topology", "node", "kill", "restart", "partition", "heal", "delay",
                  "failover", "reshard"):
         assert name in META
-    assert ":topology [replicas N|sentinel|cluster N|off]" in say(":help")
+    assert ":topology [replicas N|sentinel|cluster N|off|events [N]]" in say(":help")
     assert say(":kill primary") == ("no topology running: start one with :topology replicas "
                                     "2, :topology sentinel or :topology cluster 3\n")
     assert say(":topology") == "no topology: one engine (:topology replicas 2 | sentinel | " \
@@ -160,3 +160,20 @@ def test_a_lesson_keeps_its_own_topology(transcript: Transcript) -> None:
                                  "(:topology shows it)\n")
     shell.handle(":topology")
     assert transcript.take().startswith("primary: master")
+
+
+def test_advance_shows_what_the_sentinels_logged(shell: Shell, say: Say) -> None:
+    say(":annotate off")
+    say(":topology sentinel")
+    assert "+monitor master mymaster 127.0.0.1 7000 quorum 2" in say(":topology events")
+    say(":kill primary")
+    out = say(":advance 60s").splitlines()
+    assert out[0].startswith("clock advanced 60s")
+    assert len(out) == 1 + 15 + 1                       # a screenful, with a pointer
+    assert "+sdown master mymaster 127.0.0.1 7000" in "\n".join(out[1:8])
+    assert any("more (:topology events" in line for line in out)
+    assert "+switch-master mymaster 127.0.0.1 7000" in "\n".join(out[-8:])
+    events = say(":topology events 3").splitlines()
+    assert len(events) == 3 and all(line.startswith("  +") for line in events)
+    assert say(":topology events x") == "usage: :topology events [N]\n"
+    assert say(":advance 0") .startswith("clock advanced 0s")

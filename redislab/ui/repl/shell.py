@@ -105,6 +105,9 @@ class Shell:
             shown = [ann.describe_event(e) for e in expired[:10] + other[:10]]
             for line in (s for s in shown if s):
                 self.emit([("annotation.event", f"  {line}\n")])
+        take_log = getattr(self.backend, "take_log", None)
+        if take_log is not None:  # a topology: what its servers and Sentinels logged
+            self.emit([("annotation.event", f"  {line}\n") for line in take_log()])
         self.flush_deliveries()
 
     def reset(self) -> None:

@@ -36,6 +36,8 @@ __all__ = ["TopologyBackend", "TopologyOutcome", "NODE_CLIENT", "start_topology"
 
 # ``@node:replica-1 GET k``: the shell takes ``node:replica-1`` as the client's name.
 NODE_CLIENT = "node:"
+# Log lines shown after one :advance (a Sentinel failover logs a few dozen).
+LOG_LINES = 15
 
 
 @dataclass
@@ -64,6 +66,7 @@ class TopologyBackend:
         self.deliveries: deque[Delivery] = deque()
         self._recording = False
         self._backends: dict[str, EmbeddedBackend] = {}
+        self._log: list[str] = []
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -185,15 +188,35 @@ class TopologyBackend:
         return int(self.run.engine.clock.time_ms())
 
     def advance(self, seconds: float) -> list["Event"]:
+        """Move the topology's clock; returns the keys that expired meanwhile (what the
+        servers and Sentinels logged waits in :meth:`take_log`)."""
         seen: list[Event] = []
         stops = [self.run.engine_of(n).bus.subscribe(seen.append)
                  for n in self.run.node_names()]
+        logged = len(self.run.topology.events)
         try:
             self.run.advance(seconds)
         finally:
             for stop in stops:
                 stop()
-        return seen
+        new = self.run.topology.events[logged:] if logged <= len(self.run.topology.events) \
+            else self.run.topology.events
+        self._log = [f"{e}" for e in new]
+        # replication events reach the topology's log too: shown once, from there
+        return [e for e in seen if e.kind == "expired"]
+
+    def take_log(self) -> list[str]:
+        """What the last :advance made the servers and Sentinels log (at most a screenful)."""
+        lines, self._log = self._log, []
+        if len(lines) > LOG_LINES:
+            # how it started and how it ended matter most (+sdown ... +switch-master)
+            head, tail = LOG_LINES // 2, LOG_LINES - LOG_LINES // 2
+            lines = lines[:head] + [f"... {len(lines) - LOG_LINES} more (:topology events "
+                                    f"{len(lines)} shows them all)"] + lines[-tail:]
+        return lines
+
+    def events(self, last: int = 20) -> list[str]:
+        return list(self.run.topology.event_lines(last))
 
     def tick(self) -> None:
         self.run.advance(0)
@@ -279,12 +302,13 @@ def start_topology(shell: "Shell", text: str, seed: int = 0) -> TopologyBackend:
 
 
 def _complete_kinds(shell: "Shell", index: int, prefix: str) -> list[str]:
-    options = ["replicas 2", "sentinel", "cluster 3", "off"] if index == 0 else []
+    options = ["replicas 2", "sentinel", "cluster 3", "off", "events"] if index == 0 else []
     return [o.split()[0] for o in options if o.startswith(prefix.lower())]
 
 
-@meta("topology", "[replicas N|sentinel|cluster N|off]",
-      "simulate replicas, Sentinel or a cluster on one clock (off: back to one engine)",
+@meta("topology", "[replicas N|sentinel|cluster N|off|events [N]]",
+      "simulate replicas, Sentinel or a cluster on one clock (off: back to one engine; "
+      "events: what its servers and Sentinels logged)",
       complete=_complete_kinds)
 def topology_meta(shell: "Shell", args: list[str]) -> None:
     b = _topology_of(shell)
@@ -293,6 +317,19 @@ def topology_meta(shell: "Shell", args: list[str]) -> None:
             shell.info("no topology: one engine (:topology replicas 2 | sentinel | cluster 3)")
         else:
             shell.info(b.describe())
+        return
+    if args[0].lower() == "events":
+        if b is None:
+            shell.info("no topology running")
+            return
+        try:
+            last = int(args[1]) if len(args) > 1 else 20
+        except ValueError:
+            shell.error("usage: :topology events [N]")
+            return
+        lines = b.events(max(1, last))
+        shell.emit([("annotation.event", f"  {line}\n") for line in lines] or
+                   [("info", "nothing logged yet\n")])
         return
     if getattr(shell, "lesson_run", None) is not None:
         shell.error("inside a lesson the step decides what it runs on (:topology shows it)")
