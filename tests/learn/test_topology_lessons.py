@@ -234,3 +234,15 @@ def test_an_open_migration_answers_ask() -> None:
     assert run.submit(":reshard slot:14498 C A").meta == \
         "migration finished: 1 slot(s), 3 key(s) now on A"
     assert run.check().passed
+
+
+def test_a_slow_link_serves_stale_reads() -> None:
+    run = _run("190-replication.toml", "stale-read")
+    run.submit("SET price 12")
+    assert run.submit("@node:replica-1 GET price").reply == b"10"
+    run.submit(":advance 1s")
+    assert run.submit("@node:replica-2 GET price").reply == b"12"   # the fast link
+    assert run.submit("@node:replica-1 GET price").reply == b"10"   # 2 s each way
+    run.submit(":advance 2s")
+    sub = run.submit("@node:replica-1 GET price")
+    assert sub.reply == b"12" and sub.verdict is not None and sub.verdict.passed
