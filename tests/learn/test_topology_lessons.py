@@ -202,7 +202,7 @@ def test_topologies_are_closed_between_steps() -> None:
     assert run.topo is not first and not base.exists()
 
 
-def test_the_learner_is_told_about_a_missing_topology_run() -> None:
+def test_lines_refuse_what_the_topology_cannot_do() -> None:
     spec = parse_topology("replicas 1")
     assert spec is not None
     run = TopologyRun(spec, seed=3)
