@@ -13,6 +13,7 @@ from redislab.engine import Engine
 from redislab.engine.args import parse_int
 from redislab.engine.commands import TABLE
 from redislab.engine.events import EncodingChanged
+from redislab.engine.persistence.rdb import read_payload
 from redislab.engine.values import SetValue, encoding_of
 from redislab.protocol import ErrorReply, split_args
 from redislab.protocol.reply import SetReply
@@ -750,7 +751,7 @@ MEMBERS = st.one_of(
     st.integers(-20, 20).map(lambda i: b"%d" % i),
     st.sampled_from([b"9223372036854775807", b"-9223372036854775808", b"9223372036854775808",
                      b"01", b"-0", b"+1", b" 1", b"", b"x", b"y", b"\x00", b"\xff\xfe",
-                     b"1.5", b"m" * 70]),
+                     b"1.5", b"m" * 70, b"70000", b"-70000", b"2147483648"]),
     st.binary(max_size=3),
 )
 COUNTS = st.one_of(st.integers(-8, 12).map(lambda i: b"%d" % i),
@@ -899,9 +900,20 @@ def test_set_machine(redis_server):
             if real_left:
                 value = SetValue(real_left)
                 value.encoding = real_enc.decode()
+                if value.encoding == "intset":
+                    # The array keeps the width it had (SPOP narrows nothing).
+                    value.width = read_payload(self.real.execute(b"DUMP", k)).width
                 db.data[k] = value
             else:
                 assert ours_left is None, args
+
+        @rule(k=KEYS)
+        def intset_bytes(self, k):
+            # An intset's bytes are fixed by its members and its widest width ever.
+            value = self.session.db.data.get(k)
+            if type(value) is SetValue and value.encoding == "intset":
+                self.check(b"DUMP", k)
+                self.check(b"MEMORY", b"USAGE", k)
 
         @rule(k=KEYS)
         def make_string(self, k):
