@@ -47,6 +47,8 @@ READONLY = ErrorReply("READONLY You can't write against a read only replica.")
 MASTERDOWN = ErrorReply("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is "
                         "set to 'no'.")
 _GETACK = [b"REPLCONF", b"GETACK", b"*"]
+# Pieces a snapshot is sent in (the replica's progress and keepalive come from them).
+RDB_CHUNK = 64 * 1024
 _PING = [b"PING"]
 
 # Replica link states (server.repl_state) and how ROLE names them.
@@ -173,7 +175,9 @@ class Replication:
         self.down_since_ms = 0
         self.parser: RequestParser | None = None
         self.handshake_pending = 0
-        self.transfer_size = 0
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.transfer_buf: list[bytes] = []
         self.log: list[str] = []
         self._sent_replconf = False
         self.pending_replid = ZERO_ID
@@ -360,7 +364,13 @@ class Replication:
             r.state = "send_bulk"
             r.psync_initial = self.offset
             r.link.send(("reply", Status(f"FULLRESYNC {self.replid} {self.offset}")), 0)
-            r.link.send(("rdb", image), len(image))
+            # In pieces, as it leaves the socket: the replica sees it arrive bit by bit.
+            diskless = bool(self.engine.config["repl-diskless-sync"])
+            for start in range(0, max(len(image), 1), RDB_CHUNK):
+                piece = image[start:start + RDB_CHUNK]
+                last = start + RDB_CHUNK >= len(image)
+                r.link.send(("rdb", (piece, last, -1 if diskless else len(image))),
+                            len(piece))
             self.stat_repl_out += len(image)
             self.note("full-sync", f"sent a {len(image)}-byte RDB snapshot to replica "
                       f"{r.ip}:{r.port} at offset {self.offset}")
@@ -726,7 +736,16 @@ class Replication:
             if kind == "reply":
                 self._handshake_reply(value)
             elif kind == "rdb":
-                self._load_snapshot(value)
+                piece, last, total = value
+                if self.state != TRANSFER:
+                    return
+                self.transfer_buf.append(piece)
+                self.transfer_read += len(piece)
+                self.transfer_size = total
+                if last:
+                    image = b"".join(self.transfer_buf)
+                    self.transfer_buf = []
+                    self._load_snapshot(image)
             elif kind == "stream":
                 self._apply_stream(value)
 
@@ -770,6 +789,9 @@ class Replication:
                 self.pending_offset = int(parts[2])
                 self.state = TRANSFER
                 self.transfer_start_ms = self.now()
+                self.transfer_buf = []
+                self.transfer_read = 0
+                self.transfer_size = -1
                 self.note("full-sync", f"full resync from master: {parts[1][:8]}...:{parts[2]}")
             elif text.startswith("CONTINUE"):
                 parts = text.split()
@@ -799,7 +821,6 @@ class Replication:
         from .persistence.manager import install
 
         eng = self.engine
-        self.transfer_size = len(image)
         self.stat_repl_in += len(image)
         try:
             ds = rdbfmt.read_rdb(image, limits=rdbfmt.Limits.from_config(eng.config),
@@ -988,10 +1009,14 @@ class Replication:
             ]
             if self.state == TRANSFER:
                 out += [
-                    ("master_sync_total_bytes", -1),
-                    ("master_sync_read_bytes", 0),
-                    ("master_sync_left_bytes", -1),
-                    ("master_sync_perc", "0.00"),
+                    # A diskless transfer's size is unknown until its end mark.
+                    ("master_sync_total_bytes", self.transfer_size),
+                    ("master_sync_read_bytes", self.transfer_read),
+                    ("master_sync_left_bytes", self.transfer_size - self.transfer_read
+                     if self.transfer_size >= 0 else -1),
+                    ("master_sync_perc", "%.2f" % (
+                        self.transfer_read * 100 / self.transfer_size
+                        if self.transfer_size > 0 else 0.0)),
                     ("master_sync_last_io_seconds_ago", (now - self.last_io_ms) // 1000),
                 ]
             if self.state != CONNECTED:

@@ -6,7 +6,8 @@ endpoints on the shared manual clock, as TCP would between hosts:
 * ``connect(src, dst)`` opens a :class:`Connection` to a node listening on ``dst``. It is
   refused at once when ``dst`` is down (the host answers with a reset) and fails when a
   partition separates the two (the handshake never gets through).
-* Bytes sent on a connection arrive in order after the link's one-way delay. While a
+* Bytes sent on a connection arrive in order after the time it takes to send them at the
+  link's bandwidth plus the link's one-way delay. While a
   partition cuts the link they are held back (TCP retransmits) and arrive after ``heal()``,
   unless one side gave up and closed the connection first.
 * Closing a connection, or the death of a process, reaches the other side like any other
@@ -27,6 +28,8 @@ __all__ = ["Network", "Connection", "Message"]
 
 # Default one-way delay of a link, in milliseconds: a fast LAN.
 DEFAULT_DELAY_MS = 1
+# Default link speed, in megabits per second (1 Gbit/s): 125,000 bytes take a millisecond.
+DEFAULT_BANDWIDTH_MBPS = 1000
 
 
 @dataclass(order=True)
@@ -94,9 +97,14 @@ class Connection:
 class Network:
     """Named nodes, their links and the messages in flight, on one clock."""
 
-    def __init__(self, clock: Any, default_delay_ms: int = DEFAULT_DELAY_MS) -> None:
+    def __init__(self, clock: Any, default_delay_ms: int = DEFAULT_DELAY_MS,
+                 bandwidth_mbps: float = DEFAULT_BANDWIDTH_MBPS) -> None:
+        if bandwidth_mbps <= 0:
+            raise ValueError("bandwidth must be positive")
         self.clock = clock
         self.default_delay_ms = default_delay_ms
+        self.default_bandwidth_mbps = bandwidth_mbps
+        self.bandwidths: dict[frozenset[str], float] = {}
         self.listeners: dict[str, Callable[[Connection], None]] = {}
         self.up: set[str] = set()
         self.delays: dict[frozenset[str], int] = {}
@@ -147,6 +155,14 @@ class Network:
 
     def delay_ms(self, a: str, b: str) -> int:
         return self.delays.get(frozenset((a, b)), self.default_delay_ms)
+
+    def bandwidth_mbps(self, a: str, b: str) -> float:
+        return self.bandwidths.get(frozenset((a, b)), self.default_bandwidth_mbps)
+
+    def set_bandwidth(self, a: str, b: str, mbps: float) -> None:
+        if mbps <= 0:
+            raise ValueError("bandwidth must be positive")
+        self.bandwidths[frozenset((a, b))] = float(mbps)
 
     def set_delay(self, a: str, b: str, ms: int) -> None:
         if ms < 0:
@@ -204,9 +220,12 @@ class Network:
     def _schedule(self, conn: Connection, to_side: int, kind: str, payload: Any,
                   size: int) -> None:
         a, b = conn.nodes
-        at = self.clock.time_ms() + self.delay_ms(a, b)
-        # A later segment never overtakes an earlier one on the same connection.
-        at = max(at, conn.last_at[to_side])
+        # Sending takes size / bandwidth, and the last byte then travels the link's delay.
+        send_ms = int(size * 8 / (self.bandwidth_mbps(a, b) * 1000))
+        at = self.clock.time_ms() + send_ms + self.delay_ms(a, b)
+        # A later segment never overtakes an earlier one on the same connection, and waits
+        # for it to be sent.
+        at = max(at, conn.last_at[to_side] + send_ms)
         conn.last_at[to_side] = at
         heapq.heappush(self.queue, Message(at, next(self._seq), conn, to_side, kind, payload,
                                            size))

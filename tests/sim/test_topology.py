@@ -98,3 +98,27 @@ def test_restart_without_persistence_comes_back_empty(topo: Topology) -> None:
     topo.kill("replica-1")
     topo.restart("replica-1")
     assert topo.role("replica-1") == "master"
+
+
+def test_a_big_snapshot_takes_time_on_a_slow_link() -> None:
+    import random
+
+    t = Topology(["primary", "replica"], seed=1)
+    try:
+        rng = random.Random(1)
+        s = t.session("primary")
+        for i in range(2000):
+            s.execute("SET", f"key:{i}", rng.randbytes(500))   # about 1 MB, incompressible
+        t.bandwidth("primary", "replica", 10)                 # 10 Mbit/s: about 0.8 s
+        t.replicaof("replica", "primary")
+        t.advance(5.3)                                        # past the diskless delay
+        info = t.call("replica", "INFO", "replication").decode("latin-1")
+        assert "master_sync_in_progress:1" in info
+        assert t.call("replica", "ROLE")[3] == b"sync"
+        assert t.call("replica", "DBSIZE") == 0
+        t.advance(1)
+        assert t.call("replica", "DBSIZE") == 2000
+        with pytest.raises(ValueError):
+            t.bandwidth("primary", "replica", 0)
+    finally:
+        t.close()
