@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from redislab.engine import Engine
-from redislab.engine.values import ListValue
 
 from ...support.real_redis import normalize, wire
 
@@ -110,12 +109,20 @@ def test_string_machine(redis_server):
         def lcs(self, a, b):
             self.check(b"LCS", a, b)
 
+        @rule(k=KEYS)
+        def introspect(self, k):
+            # The encoding and size a value's history left it with (embstr from
+            # INCRBYFLOAT, raw after APPEND or SETRANGE, shared integers ...).
+            self.check(b"OBJECT", b"ENCODING", k)
+            self.check(b"MEMORY", b"USAGE", k)
+            self.check(b"DUMP", k)
+
         @rule()
         def wrong_type(self):
             # Put a list at a key so that string commands meet WRONGTYPE.
-            self.real.execute("DEL", "list")
-            self.real.execute("RPUSH", "list", "x")
-            self.session.db.set(b"list", ListValue([b"x"]))
+            for side in (self.real, self.session):
+                side.execute("DEL", "list")
+                side.execute("RPUSH", "list", "x")
 
     StringMachine.TestCase.settings = settings(
         max_examples=60, stateful_step_count=25, deadline=None,
