@@ -687,6 +687,14 @@ def test_hash_machine(redis_server):
                 assert ours == theirs, f"{args!r}: redislab {ours!r} != redis {theirs!r}"
 
         @rule(k=KEYS)
+        def listpack_bytes(self, k):
+            # A listpack's bytes and size follow from its fields in order.
+            enc = self.check(b"OBJECT", b"ENCODING", k)
+            if enc == b"listpack":
+                self.check(b"DUMP", k)
+                self.check(b"MEMORY", b"USAGE", k)
+
+        @rule(k=KEYS)
         def make_string(self, k):
             self.check(b"SET", k, b"s")
 

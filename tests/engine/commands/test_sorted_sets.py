@@ -1344,6 +1344,13 @@ def test_sorted_set_machine(redis_server):
                 assert ours == theirs, f"{args!r}: redislab {ours!r} != redis {theirs!r}"
 
         @rule(k=KEYS)
+        def listpack_bytes(self, k):
+            enc = self.check(b"OBJECT", b"ENCODING", k)
+            if enc == b"listpack":
+                self.check(b"DUMP", k)
+                self.check(b"MEMORY", b"USAGE", k)
+
+        @rule(k=KEYS)
         def delete(self, k):
             self.check(b"DEL", k)
 
