@@ -614,6 +614,12 @@ def test_list_machine(redis_server):
             self.check(*args)
 
         @rule(k=KEYS)
+        def nodes(self, k):
+            # DUMP writes the quicklist nodes as the list's history left them.
+            self.check(b"DUMP", k)
+            self.check(b"MEMORY", b"USAGE", k)
+
+        @rule(k=KEYS)
         def make_string(self, k):
             self.check(b"SET", k, b"s")
 
