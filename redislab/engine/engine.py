@@ -147,6 +147,10 @@ class Engine:
         self.config.params["notify-keyspace-events"].on_change = self._notify_changed
         self.config.params["maxmemory"].on_change = lambda old, new: self.refresh_gate()
         self.config.params["hz"].on_change = self._hz_changed
+        # A primary with min-replicas-to-write refuses writes even before any replica has
+        # connected, so these two settings bring the replication state to life.
+        for name in ("min-replicas-to-write", "min-replicas-max-lag"):
+            self.config.params[name].on_change = self._min_replicas_changed
         # DEBUG SET-ACTIVE-EXPIRE 0 turns the background expiry cycle off.
         self.active_expire_enabled = True
         if config:
@@ -161,6 +165,8 @@ class Engine:
         from .cluster import attach as attach_cluster
 
         attach_cluster(self)
+        if self.replication is None:
+            self._min_replicas_changed(0, 0)
         # Last: loading the AOF or RDB file needs everything above.
         from .persistence import attach
 
@@ -314,6 +320,12 @@ class Engine:
         self.notify_mask = flags if flags & (KEYSPACE | KEYEVENT) else 0
         if self.notify_mask:
             hub(self)
+
+    def _min_replicas_changed(self, old: int, new: int) -> None:
+        if self.config["min-replicas-to-write"] and self.config["min-replicas-max-lag"]:
+            from .replication import state
+
+            state(self).refresh_gate()
 
     def _hz_changed(self, old: int, new: int) -> None:
         # Redis keeps the configured frequency within 1..500 and reports the clamped value.

@@ -270,6 +270,31 @@ def test_plain_engine_has_no_replication_state() -> None:
     assert s.execute("ROLE") == [b"master", 0, []]
 
 
+def test_min_replicas_refuses_writes_on_a_primary_with_no_replica_yet() -> None:
+    e = Engine(ManualClock())
+    s = e.session()
+    assert s.execute("CONFIG", "SET", "min-replicas-to-write", "1") == "OK"
+    assert s.execute("SET", "k", "v") == ErrorReply("NOREPLICAS Not enough good replicas to write.")
+    assert s.execute("GET", "k") is None
+    s.execute("CONFIG", "SET", "min-replicas-max-lag", "0")
+    assert s.execute("SET", "k", "v") == "OK"
+    started = Engine(ManualClock(), config={"min-replicas-to-write": "2"}).session()
+    assert started.execute("INCR", "n") == ErrorReply(
+        "NOREPLICAS Not enough good replicas to write.")
+
+
+@pytest.mark.real
+def test_min_replicas_without_replicas_like_redis(differ: Any) -> None:
+    differ.check_all("""
+        CONFIG SET min-replicas-to-write 1
+        SET k v
+        GET k
+        MSET a 1 b 2
+        CONFIG SET min-replicas-to-write 0
+        SET k v
+    """)
+
+
 # ---------------------------------------------------------------------------------------------
 # Against a real redis-server
 
