@@ -563,8 +563,7 @@ def test_the_stream_is_byte_for_byte_what_a_real_primary_sends() -> None:
 
 
 @pytest.mark.real
-@pytest.mark.xfail(strict=True, reason="SET ... GET is propagated with its GET argument; "
-                   "Redis 7.0 drops it (strings.py)")
 def test_set_get_is_propagated_without_get() -> None:
-    script = [("SET", "a", "1"), ("SET", "a", "2", "GET")]
+    script = [("SET", "a", "1"), ("SET", "a", "2", "GET"), ("SET", "get", "get", "get", "KEEPTTL",
+                                                            "GET")]
     assert _real_stream(script) == _our_stream(script)

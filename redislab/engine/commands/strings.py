@@ -132,7 +132,11 @@ def set_command(c: "Session", argv: list[bytes]) -> Any:
         db.changed(key, "set", "$")
         return OK
     flags, expire = _parse_extended(argv, 3, True)
-    return _set_generic(c, flags, argv[1], argv[2], expire, "set", OK, None)
+    reply = _set_generic(c, flags, argv[1], argv[2], expire, "set", OK, None)
+    if flags & _GET and expire is None:
+        # Replicas and the AOF need the write, not the read: GET (maybe repeated) goes.
+        rewrite(c, argv[:3] + [a for a in argv[3:] if a.lower() != b"get"])
+    return reply
 
 
 def setnx_command(c: "Session", argv: list[bytes]) -> Any:
