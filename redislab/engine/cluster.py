@@ -504,7 +504,7 @@ class ClusterState:
     def before_command(self, c: "Session", spec: "CommandSpec", argv: list[bytes]) -> Any:
         """The redirect check processCommand makes in cluster mode."""
         if c.kind == "master" or c.in_script:
-            # Our primary is obeyed as is; a script's own calls were covered by its keys.
+            # Our primary is obeyed as is; a script's own calls meet script_refusal instead.
             return None
         name = spec.name
         extra = c.extra
@@ -528,6 +528,23 @@ class ClusterState:
         if name == "EXEC":
             err = PlainError(err.message)
         return err
+
+    def script_refusal(self, caller: "Session | None", spec: "CommandSpec",
+                       argv: list[bytes]) -> bytes | None:
+        """scriptCall's check: a script may only touch keys this node serves right now."""
+        if caller is None or caller.kind in ("master", "aof-loader"):
+            return None
+        if not spec.key_specs and "movablekeys" not in spec.flags:
+            return None
+        node, _, kind = self.node_for(caller, spec, argv)
+        if node is self.myself and kind == REDIR_NONE:
+            return None
+        if kind == REDIR_DOWN_RO_STATE:
+            return (b"ERR Script attempted to execute a write command while the cluster is "
+                    b"down and readonly")
+        if kind == REDIR_DOWN_STATE:
+            return b"ERR Script attempted to execute a command while the cluster is down"
+        return b"ERR Script attempted to access a non local key in a cluster node"
 
     # ----------------------------------------------------------------------------------------
     # Views: CLUSTER NODES, SLOTS, SHARDS, INFO

@@ -101,6 +101,11 @@ def test_redirects_match_real_cluster(two: TwoNodes) -> None:
         A SET bar y
         A MSET bar 1 {bar}2 2
         A EVAL "return 1" 1 foo
+        A EVAL "return redis.call('GET', 'foo')" 0
+        A EVAL "return redis.pcall('SET', 'foo', 1)" 0
+        A EVAL "redis.call('SET', 'bar', 1) return redis.call('GET', 'bar')" 0
+        A EVAL "return redis.call('MGET', 'bar', '{bar}2')" 0
+        A EVAL "return redis.call('PING')" 0
         A MULTI
         A SET bar 1
         A SET foo 1

@@ -288,6 +288,11 @@ class Scripting:
                 refusal = acl_check(run.caller, spec, argv)
                 if refusal is not None:
                     return 2, refusal
+            cluster = eng.extensions.get("cluster")
+            if cluster is not None:
+                refusal = cluster.script_refusal(run.caller, spec, argv)
+                if refusal is not None:
+                    return 2, refusal
             ss = self.ss
             dirty = eng.dirty
             reply = ss.run(spec, argv)
