@@ -201,7 +201,7 @@ class ListState:
     """A quicklist's nodes, replayed from pushes and pops at the ends."""
 
     __slots__ = ("nodes", "n", "head", "tail", "fill", "node_sum", "stale", "credit",
-                 "at_head", "alloc")
+                 "at_head", "alloc", "value")
 
     def __init__(self, fill: int) -> None:
         self.nodes: deque[list[Any]] = deque()
@@ -214,6 +214,9 @@ class ListState:
         self.credit = 0
         self.at_head = False
         self.alloc = 0
+        # The list object last seen: a key deleted and made again between two refreshes
+        # holds a new object, whose ends may be the very same bytes objects as the old one's.
+        self.value: Any = None
 
     # -- layout --------------------------------------------------------------------------
 
@@ -336,6 +339,9 @@ class ListState:
         n = len(lst)
         n0 = self.n
         ok = False
+        if lst is not self.value:
+            self.value = lst
+            self.stale = True
         known = lst.nodes
         if known is not None and len(known.nodes) <= KNOWN_LAYOUT_NODES and n:
             # The list carries its exact layout: copying it is cheaper than replaying.

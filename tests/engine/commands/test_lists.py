@@ -660,3 +660,26 @@ OBJECT ENCODING c
                     reason="EXISTS, TYPE or OBJECT ENCODING is not bound in the engine yet")
 def test_emptied_lists_vanish_like_redis(differ):
     differ.check_all(EMPTIED_SCRIPT)
+
+
+def test_list_made_again_between_two_memory_reads(redis_server):
+    # The new list's ends are the very same bytes object as the old one's: its size must
+    # still be worked out afresh.
+    from redislab.engine import ManualClock
+
+    from ...support.machines import compared
+
+    item = b"a"
+    usage = [b"MEMORY", b"USAGE", b"l"]
+    script = [[b"LPUSH", b"l"] + [item] * 11, usage, [b"LTRIM", b"l", b"1", b"0"], usage,
+              [b"RPUSH", b"l", item, item], usage, [b"DUMP", b"l"]]
+    real = redis_server.client()
+    ours = Engine(ManualClock(), config={"list-max-listpack-size": "5"}).session()
+    try:
+        real.execute("FLUSHALL")
+        real.execute("CONFIG", "SET", "list-max-listpack-size", "5")
+        for args in script:
+            assert compared(ours.execute(*args)) == normalize(real.execute(*args)), args
+    finally:
+        real.execute("CONFIG", "SET", "list-max-listpack-size", "-2")
+        real.close()
