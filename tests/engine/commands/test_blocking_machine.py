@@ -150,7 +150,7 @@ class BlockingMachine(MultiMachine):
 
 
 def test_blocking_machine(redis_server):
-    run_machine(BlockingMachine, redis_server, examples=30, steps=25)
+    run_machine(BlockingMachine, redis_server, examples=60, steps=25)
 
 
 # ---------------------------------------------------------------------------------------------

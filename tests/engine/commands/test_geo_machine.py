@@ -104,4 +104,4 @@ class GeoMachine(DiffMachine):
 
 
 def test_geo_machine(redis_server):
-    run_machine(GeoMachine, redis_server, examples=30, steps=25)
+    run_machine(GeoMachine, redis_server, examples=60, steps=25)

@@ -68,4 +68,4 @@ class HyperLogLogMachine(DiffMachine):
 
 
 def test_hyperloglog_machine(redis_server):
-    run_machine(HyperLogLogMachine, redis_server, examples=25, steps=20)
+    run_machine(HyperLogLogMachine, redis_server, examples=50, steps=20)

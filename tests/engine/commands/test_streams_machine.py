@@ -256,4 +256,4 @@ def _blank_pel_times(reply: Any) -> Any:
 
 
 def test_stream_machine(redis_server):
-    run_machine(StreamMachine, redis_server, examples=40, steps=30)
+    run_machine(StreamMachine, redis_server, examples=100, steps=30)
