@@ -4,8 +4,9 @@ real redis-server and compare the replies.
 A machine subclasses :class:`DiffMachine` (one client per side) or :class:`MultiMachine`
 (several clients per side, for blocking commands and pub/sub), sets ``server`` to the
 ``redis_server`` fixture, and is run by :func:`run_machine`. Example counts stay small so
-that all machines together take seconds; the ``ci`` profile (``HYPOTHESIS_PROFILE=ci``, or
-``CI`` set) also derandomises them so that a run is repeatable.
+that all machines together take seconds; in CI (``HYPOTHESIS_PROFILE=ci``, ``CI``, or
+``REDISLAB_REQUIRE_REDIS=1`` as .ci/run sets) they are also derandomised so that a run is
+repeatable. ``REDISLAB_MACHINE_SCALE=N`` multiplies the examples for a deeper search by hand.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ settings.register_profile("machines-ci", deadline=None, derandomize=True, databa
 
 
 def _profile() -> settings:
-    ci = os.environ.get("HYPOTHESIS_PROFILE") == "ci" or bool(os.environ.get("CI"))
+    # .ci/run sets REDISLAB_REQUIRE_REDIS=1; most CI services also set CI.
+    ci = os.environ.get("HYPOTHESIS_PROFILE") == "ci" or bool(os.environ.get("CI")) or \
+        os.environ.get("REDISLAB_REQUIRE_REDIS") == "1"
     return settings.get_profile("machines-ci" if ci else "machines")
 
 
