@@ -172,6 +172,12 @@ class PubSubMachine(MultiMachine):
     def keyspace_write(self, cmd):
         self.write(*cmd)
 
+    @rule(flags=st.lists(st.sampled_from(list(b"KEg$lshzxetmdnA")), max_size=5))
+    def notify_flags(self, flags):
+        # Which classes are notified, and on which of the two channels (K, E).
+        self.write(b"CONFIG", b"SET", b"notify-keyspace-events", bytes(flags))
+        self.write(b"CONFIG", b"GET", b"notify-keyspace-events")
+
     @rule(sub=st.sampled_from([[b"NUMPAT"], [b"NUMSUB", b"news", b"chat", b"none"]]))
     def pubsub_counts(self, sub):
         self.write(b"PUBSUB", *sub)
