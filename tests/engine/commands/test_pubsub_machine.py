@@ -71,7 +71,9 @@ def _is_ping_reply(reply: Any) -> bool:
 
 
 class PubSubMachine(MultiMachine):
-    clients = 3
+    # Three subscribers and a fourth client that blocks, so that pops served by a later
+    # write notify as Redis orders it (the write's events, then the served pop's).
+    clients = 4
     config = {"notify-keyspace-events": "KEA"}
     resp3 = False
 
@@ -105,6 +107,8 @@ class PubSubMachine(MultiMachine):
 
     def sync_all(self, cause: Any) -> None:
         for i, p in enumerate(self.pairs):
+            if p.blocked:
+                continue  # a blocked client reads nothing until it is served
             try:
                 self.exchange_ping(p)
             except AssertionError as e:
@@ -188,10 +192,34 @@ class PubSubMachine(MultiMachine):
         theirs = normalize(self.writer.real.execute(b"PUBSUB", b"CHANNELS"))
         assert sorted(ours[1]) == sorted(theirs[1])
 
+    @rule(cmd=st.sampled_from([[b"BLPOP", b"k1", b"0"], [b"BRPOP", b"k2", b"k1", b"0"],
+                               [b"BLMOVE", b"k1", b"k2", b"LEFT", b"RIGHT", b"0"],
+                               [b"BZPOPMIN", b"k2", b"0"]]))
+    def block(self, cmd):
+        p = self.pairs[3]
+        if p.blocked:
+            return
+        reply = p.session.execute(*cmd)
+        if type(reply).__name__ == "Blocked":
+            p.blocked = True
+            p.real.send(*cmd)
+            self.wait_for(lambda: self.real_blocked() == 1, f"{cmd!r} blocking")
+        else:
+            ours = compared(reply, p.session.resp == 3)
+            theirs = normalize(p.real.execute(*cmd))
+            assert ours == theirs, f"{cmd!r}: redislab {ours!r} != redis {theirs!r}"
+        self.sync_all(cmd)
+
     def write(self, *args: bytes) -> None:
         ours = compared(self.writer.session.execute(*args), self.resp3)
         theirs = normalize(self.writer.real.execute(*args))
         assert ours == theirs, f"{args!r}: redislab {ours!r} != redis {theirs!r}"
+        p = self.pairs[3]
+        if p.blocked and p.served:
+            served = compared(p.served.pop(0), p.session.resp == 3)
+            assert served == normalize(p.real.read()), args
+            p.blocked = False
+        assert self.real_blocked() == (1 if p.blocked else 0), args
         self.sync_all(args)
 
 
