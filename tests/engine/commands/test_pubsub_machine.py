@@ -210,6 +210,14 @@ class PubSubMachine(MultiMachine):
             assert ours == theirs, f"{cmd!r}: redislab {ours!r} != redis {theirs!r}"
         self.sync_all(cmd)
 
+    @rule(cmd=st.sampled_from([[b"RPUSH", b"k1", b"x"], [b"LPUSH", b"k2", b"y", b"z"],
+                               [b"ZADD", b"k2", b"1", b"m"]]))
+    def feed(self, cmd):
+        # Pushes that may serve the blocked client (onto a fresh key: the others make
+        # strings and hashes of these names too).
+        self.write(b"DEL", cmd[1])
+        self.write(*cmd)
+
     def write(self, *args: bytes) -> None:
         ours = compared(self.writer.session.execute(*args), self.resp3)
         theirs = normalize(self.writer.real.execute(*args))
